@@ -1,0 +1,91 @@
+"""Per-example loss functions of AMR and its baselines (SPEC §2).
+
+Every function returns a float32 vector of shape (B,): one value per example,
+so the objectives can reduce it with `tf.nn.compute_average_loss` (correct
+under a distribution strategy) and log its mean.
+"""
+
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+
+GAN_LOSSES = ("bce", "mse", "hinge")
+DISTANCES = ("l1", "l2")
+
+
+def _per_example_mean(values):
+    """Mean over every axis but the batch axis; (B, ...) -> (B,)."""
+    values = tf.cast(values, tf.float32)
+    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+def gan_loss(logits, real, kind="bce", discriminator=True):
+    """l_GAN of a batch of discriminator logits.
+
+    Args:
+        logits: (B, 1) raw discriminator outputs.
+        real: the target label, True for "real", False for "fake".
+        kind: `"bce"` (non-saturating JS-GAN, the paper's), `"mse"` (least
+            squares on the raw logit) or `"hinge"`.
+        discriminator: whether the loss trains D. Only hinge differs: the
+            generator's hinge loss is -logit whatever the target.
+
+    Returns:
+        (B,) float32 losses.
+    """
+    logits = tf.cast(logits, tf.float32)
+    target = 1.0 if real else 0.0
+    if kind == "bce":
+        values = tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.fill(tf.shape(logits), target), logits=logits
+        )
+    elif kind == "mse":
+        values = tf.square(logits - target)
+    elif kind == "hinge":
+        if not discriminator:
+            values = -logits
+        elif real:
+            values = tf.nn.relu(1.0 - logits)
+        else:
+            values = tf.nn.relu(1.0 + logits)
+    else:
+        raise UsageError(
+            f"unknown --gan_loss={kind!r}; choose one of {', '.join(GAN_LOSSES)}"
+        )
+    return _per_example_mean(values)
+
+
+def distance(a, b, kind="l1"):
+    """Mean absolute (`"l1"`) or squared (`"l2"`) difference per example.
+
+    Used for reconstruction rec(x, g(f(x))) and for mixing consistency
+    ||h_mix - f(g(h_mix))||, as in the authors' code.
+    """
+    difference = tf.cast(a, tf.float32) - tf.cast(b, tf.float32)
+    if kind == "l1":
+        return _per_example_mean(tf.abs(difference))
+    if kind == "l2":
+        return _per_example_mean(tf.square(difference))
+    raise UsageError(
+        f"unknown --recon_loss={kind!r}; choose one of {', '.join(DISTANCES)}"
+    )
+
+
+def attribute_loss(logits, targets):
+    """Multi-label sigmoid cross-entropy, mean over the k attributes.
+
+    Args:
+        logits: (B, k) attribute logits of D_cls.
+        targets: (B, k) targets in [0, 1] (soft for mixed attributes).
+    """
+    return _per_example_mean(
+        tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.cast(targets, tf.float32),
+            logits=tf.cast(logits, tf.float32),
+        )
+    )
+
+
+def squared(values, target=0.0):
+    """(values - target)^2 per example; ACAI's critic and regulariser."""
+    return _per_example_mean(tf.square(tf.cast(values, tf.float32) - target))

@@ -1,0 +1,320 @@
+"""Mixing functions: combine two latent codes into a new one (SPEC §3).
+
+Every mixer computes
+
+    h_mix = m * h_a + (1 - m) * h_b
+
+with a per-example coefficient `m` in [0, 1] that weights `h_a`. Latents are
+spatial (B, H, W, C) or flat (B, C); a coefficient has shape (B, 1, 1, 1) /
+(B, 1) when it is shared by all channels and (B, 1, 1, C) / (B, C) when it is
+per channel (it always broadcasts over H and W).
+
+During training `mix_batch` pairs each example with a random partner from the
+same batch (x' is a permutation of x). At inference `fixed_mask` turns an
+interpolation coefficient alpha (the weight of `h_a`) into a mask, so that
+alpha = 1 decodes `h_a` and alpha = 0 decodes `h_b`.
+"""
+
+import collections
+
+import keras
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+
+MixOutput = collections.namedtuple(
+    "MixOutput", ["latents", "attributes", "mask"]
+)
+MixOutput.__doc__ = """Result of `Mixer.mix_batch`.
+
+latents: the mixed codes, shape of the input latents.
+attributes: the mixed attributes (B, k) for the class mixer, else None.
+mask: the coefficient that weighted the first source.
+"""
+
+
+def coefficient_shape(latents, per_channel):
+    """Shape of a per-example coefficient that broadcasts against `latents`."""
+    shape = tf.shape(latents)
+    ones = [1] * (latents.shape.rank - 2)
+    channels = shape[-1] if per_channel else 1
+    return tf.stack([shape[0], *ones, channels])
+
+
+def random_partners(batch_size, seed):
+    """A random permutation of range(batch_size): the partner of each example."""
+    return tf.argsort(tf.random.stateless_uniform([batch_size], seed))
+
+
+def blend(latents_a, latents_b, mask):
+    """m * h_a + (1 - m) * h_b, with `mask` cast to the latents' dtype."""
+    mask = tf.cast(mask, latents_a.dtype)
+    return mask * latents_a + (1.0 - mask) * latents_b
+
+
+def _broadcast_alpha(latents, alpha):
+    """Reshapes alpha (B,) or a scalar to a coefficient for `latents`."""
+    alpha = tf.cast(alpha, latents.dtype)
+    alpha = tf.broadcast_to(alpha, tf.shape(latents)[:1])
+    return tf.reshape(alpha, coefficient_shape(latents, per_channel=False))
+
+
+class Mixer(keras.layers.Layer):
+    """Base class: a random mask `sample_mask` and a fixed one `fixed_mask`."""
+
+    requires_attributes = False
+
+    def sample_mask(self, latents, seed):
+        """A random coefficient for `latents` (B, ...), float in [0, 1]."""
+        raise NotImplementedError
+
+    def fixed_mask(self, latents, alpha):
+        """The interpolation coefficient for weight `alpha` (B,) of h_a."""
+        return _broadcast_alpha(latents, alpha)
+
+    def call(self, latents_a, latents_b, mask):
+        return blend(latents_a, latents_b, mask)
+
+    def mix_batch(self, latents, seed, attributes=None):
+        """Mixes each example with a random partner from the same batch.
+
+        Args:
+            latents: (B, ...) codes f(x).
+            seed: shape-[2] stateless seed.
+            attributes: unused by unsupervised mixers.
+
+        Returns:
+            A `MixOutput`.
+        """
+        partner_seed, mask_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2)
+        )
+        partners = tf.gather(latents, random_partners(tf.shape(latents)[0],
+                                                      partner_seed))
+        mask = self.sample_mask(latents, mask_seed)
+        return MixOutput(self(latents, partners, mask), None, mask)
+
+
+class Mixup(Mixer):
+    """Manifold mixup (paper eq. 3): alpha ~ U(0, 1) per example."""
+
+    def sample_mask(self, latents, seed):
+        shape = coefficient_shape(latents, per_channel=False)
+        return tf.random.stateless_uniform(shape, seed, dtype=latents.dtype)
+
+
+class MixupChannel(Mixer):
+    """Mixup with alpha ~ U(0, 1) per example and per channel."""
+
+    def sample_mask(self, latents, seed):
+        shape = coefficient_shape(latents, per_channel=True)
+        return tf.random.stateless_uniform(shape, seed, dtype=latents.dtype)
+
+
+class Bernoulli(Mixer):
+    """Bernoulli mixup (paper eq. 4): channels kept from h_a with probability p.
+
+    p ~ U(0, 1) once per batch; m ~ Bernoulli(p) per example and channel.
+    At inference, alpha keeps the first round(alpha * C) channels of a fixed
+    permutation (drawn from `permutation_seed`) from h_a.
+    """
+
+    def __init__(self, permutation_seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.permutation_seed = permutation_seed
+
+    def sample_mask(self, latents, seed):
+        p_seed, mask_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 2)
+        )
+        p = tf.random.stateless_uniform([], p_seed, dtype=latents.dtype)
+        shape = coefficient_shape(latents, per_channel=True)
+        uniform = tf.random.stateless_uniform(shape, mask_seed,
+                                              dtype=latents.dtype)
+        return tf.cast(uniform < p, latents.dtype)
+
+    def fixed_mask(self, latents, alpha):
+        channels = tf.shape(latents)[-1]
+        order = random_partners(
+            channels, tf.constant([self.permutation_seed, 0], tf.int64)
+        )
+        rank = tf.cast(tf.argsort(order), latents.dtype)  # position of each channel
+        alpha = tf.broadcast_to(tf.cast(alpha, latents.dtype),
+                                tf.shape(latents)[:1])
+        kept = tf.round(alpha * tf.cast(channels, latents.dtype))
+        mask = tf.cast(rank[tf.newaxis, :] < kept[:, tf.newaxis], latents.dtype)
+        return tf.reshape(mask, coefficient_shape(latents, per_channel=True))
+
+    def get_config(self):
+        return {**super().get_config(), "permutation_seed": self.permutation_seed}
+
+
+class KWay(Mixer):
+    """Mixes K examples: weights ~ Dirichlet(1, ..., 1) per example.
+
+    The sources are the batch itself and K - 1 random permutations of it.
+    `mask` in the output holds the (B, K) weights; the first is the weight of
+    the example itself. With two inputs at inference it is plain mixup.
+    """
+
+    def __init__(self, num_sources=3, **kwargs):
+        super().__init__(**kwargs)
+        if num_sources < 2:
+            raise UsageError(f"--kway_sources must be >= 2, got {num_sources}")
+        self.num_sources = num_sources
+
+    def sample_weights(self, batch_size, seed, dtype):
+        """(B, K) Dirichlet(1, ..., 1) weights: normalised exponentials."""
+        uniform = tf.random.stateless_uniform(
+            [batch_size, self.num_sources], seed, minval=1e-7, maxval=1.0,
+            dtype=dtype,
+        )
+        exponential = -tf.math.log(uniform)
+        return exponential / tf.reduce_sum(exponential, axis=1, keepdims=True)
+
+    def mix_batch(self, latents, seed, attributes=None):
+        seeds = tf.random.experimental.stateless_split(seed, self.num_sources)
+        batch_size = tf.shape(latents)[0]
+        weights = self.sample_weights(batch_size, seeds[0], latents.dtype)
+        sources = [latents] + [
+            tf.gather(latents, random_partners(batch_size, seeds[k]))
+            for k in range(1, self.num_sources)
+        ]
+        mixed = 0.0
+        for k, source in enumerate(sources):
+            weight = tf.reshape(weights[:, k],
+                                coefficient_shape(latents, per_channel=False))
+            mixed += weight * source
+        return MixOutput(mixed, None, weights)
+
+    def get_config(self):
+        return {**super().get_config(), "num_sources": self.num_sources}
+
+
+class ClassMixer(Mixer):
+    """The supervised mixer Mix_sup (paper §2.1, eq. 6).
+
+    An MLP k -> C -> C -> C (ReLU hidden layers, sigmoid output) maps target
+    attributes y_mix in [0, 1]^k to per-channel probabilities p (B, C). The
+    mask is p itself (`hard=False`, the paper's better variant) or a
+    Bernoulli(p) sample with straight-through gradients (`hard=True`).
+
+    During training the target is a mix of the pair's attributes:
+    `label_mix="convex"` uses alpha * y + (1 - alpha) * y' with
+    alpha ~ U(0, 1) per example; `"bernoulli"` picks each attribute from y or
+    y' with probability 1/2.
+    """
+
+    requires_attributes = True
+
+    def __init__(self, latent_channels, hard=False, label_mix="convex", **kwargs):
+        super().__init__(**kwargs)
+        if label_mix not in ("convex", "bernoulli"):
+            raise UsageError(
+                f"unknown --label_mix={label_mix!r}; choose convex or bernoulli"
+            )
+        self.latent_channels = latent_channels
+        self.hard = hard
+        self.label_mix = label_mix
+        self.hidden1 = keras.layers.Dense(latent_channels, activation="relu",
+                                          name="hidden1")
+        self.hidden2 = keras.layers.Dense(latent_channels, activation="relu",
+                                          name="hidden2")
+        self.to_probabilities = keras.layers.Dense(
+            latent_channels, activation="sigmoid", name="probabilities",
+            dtype="float32",
+        )
+
+    def build(self, attributes_shape):
+        self.hidden1.build(attributes_shape)
+        self.hidden2.build((None, self.latent_channels))
+        self.to_probabilities.build((None, self.latent_channels))
+
+    def probabilities(self, attributes):
+        """Attributes (B, k) in [0, 1] -> channel probabilities p (B, C)."""
+        return self.to_probabilities(self.hidden2(self.hidden1(attributes)))
+
+    def mask_for(self, latents, attributes, seed=None):
+        """The mask for target `attributes`, shaped for `latents`.
+
+        With `hard=True` and a seed, a straight-through Bernoulli(p) sample;
+        with `hard=True` and no seed (inference), p rounded to {0, 1}.
+        """
+        p = tf.cast(self.probabilities(attributes), latents.dtype)
+        if self.hard:
+            if seed is None:
+                sample = tf.round(p)
+            else:
+                uniform = tf.random.stateless_uniform(tf.shape(p), seed,
+                                                      dtype=p.dtype)
+                sample = tf.cast(uniform < p, p.dtype)
+            p = p + tf.stop_gradient(sample - p)
+        return tf.reshape(p, coefficient_shape(latents, per_channel=True))
+
+    def mix_attributes(self, attributes, partner_attributes, seed):
+        """y_mix (B, k) from the pair's attributes (B, k) in {0, 1}."""
+        attributes = tf.cast(attributes, tf.float32)
+        partner_attributes = tf.cast(partner_attributes, tf.float32)
+        if self.label_mix == "convex":
+            alpha = tf.random.stateless_uniform(
+                [tf.shape(attributes)[0], 1], seed)
+        else:
+            alpha = tf.cast(
+                tf.random.stateless_uniform(tf.shape(attributes), seed) < 0.5,
+                tf.float32,
+            )
+        return alpha * attributes + (1.0 - alpha) * partner_attributes
+
+    def mix_batch(self, latents, seed, attributes=None):
+        if attributes is None:
+            raise ValueError("the class mixer needs the batch's attributes")
+        partner_seed, label_seed, mask_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3)
+        )
+        partners = random_partners(tf.shape(latents)[0], partner_seed)
+        target = self.mix_attributes(attributes, tf.gather(attributes, partners),
+                                     label_seed)
+        mask = self.mask_for(latents, target, mask_seed)
+        mixed = blend(latents, tf.gather(latents, partners), mask)
+        return MixOutput(mixed, target, mask)
+
+    def sample_mask(self, latents, seed):
+        raise TypeError("the class mixer's mask comes from attributes: "
+                        "use mask_for(latents, attributes)")
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_channels": self.latent_channels,
+            "hard": self.hard,
+            "label_mix": self.label_mix,
+        }
+
+
+def mask_sparsity(mask):
+    """Per-example (sum_j m_j - C / 2)^2 of a per-channel mask; shape (B,)."""
+    flat = tf.reshape(mask, [tf.shape(mask)[0], -1])
+    channels = tf.cast(tf.shape(flat)[1], flat.dtype)
+    return tf.square(tf.reduce_sum(flat, axis=1) - channels / 2.0)
+
+
+UNSUPERVISED_MIXERS = {
+    "mixup": Mixup,
+    "mixup_channel": MixupChannel,
+    "bernoulli": Bernoulli,
+    "kway": KWay,
+}
+MIXER_NAMES = (*UNSUPERVISED_MIXERS, "class_mixer")
+
+
+def build_mixer(name, *, seed=0, kway_sources=3):
+    """An unsupervised mixer by name (the class mixer is built separately)."""
+    if name not in UNSUPERVISED_MIXERS:
+        raise UsageError(
+            f"unknown mixer {name!r}; choose one of {', '.join(MIXER_NAMES)}"
+        )
+    if name == "bernoulli":
+        return Bernoulli(permutation_seed=seed, name=name)
+    if name == "kway":
+        return KWay(num_sources=kway_sources, name=name)
+    return UNSUPERVISED_MIXERS[name](name=name)

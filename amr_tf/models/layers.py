@@ -1,0 +1,55 @@
+"""Building blocks shared by the network families."""
+
+import keras
+from keras import layers
+
+
+def conv(filters, kernel_size=3, name=None):
+    """A same-padded 2-D convolution."""
+    return layers.Conv2D(filters, kernel_size, padding="same", name=name)
+
+
+def sn_conv(filters, kernel_size=3, name=None):
+    """A same-padded convolution wrapped in spectral normalisation."""
+    return layers.SpectralNormalization(
+        layers.Conv2D(filters, kernel_size, padding="same"), name=name
+    )
+
+
+def sn_dense(units, name=None, dtype=None):
+    """A dense layer wrapped in spectral normalisation."""
+    return layers.SpectralNormalization(
+        layers.Dense(units, dtype=dtype), name=name, dtype=dtype
+    )
+
+
+def to_float32(x, name):
+    """Casts a tensor to float32 (heads and outputs stay float32 under
+    mixed precision)."""
+    return layers.Activation("linear", dtype="float32", name=name)(x)
+
+
+def discriminator_heads(features, num_attributes):
+    """Real/fake and attribute logits from pooled discriminator features.
+
+    Args:
+        features: (B, F) pooled features.
+        num_attributes: k, the number of binary attributes (0 for none).
+
+    Returns:
+        A dict with `"logits"` (B, 1) and, when k > 0,
+        `"attribute_logits"` (B, k); both float32.
+    """
+    features = to_float32(features, "features_float32")
+    outputs = {"logits": sn_dense(1, name="logits", dtype="float32")(features)}
+    if num_attributes:
+        outputs["attribute_logits"] = sn_dense(
+            num_attributes, name="attribute_logits", dtype="float32"
+        )(features)
+    return outputs
+
+
+def decoder_output(x, channels, activation, name="images"):
+    """Final 3x3 convolution to `channels`, then `activation` in float32."""
+    x = conv(channels, name="to_image")(x)
+    return layers.Activation(activation, dtype="float32", name=name)(x)

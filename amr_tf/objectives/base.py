@@ -1,0 +1,190 @@
+"""The training loop shared by every adversarial autoencoder objective.
+
+One `train_step` is one iteration of the paper's loop (SPEC §4): the input
+batch holds `n_critic` sub-batches; the discriminator takes one update on each
+(fresh fakes every time), then the generator (encoder, decoder and any learned
+mixer) takes one update on the last. Subclasses define the loss terms.
+"""
+
+import collections
+
+import keras
+import tensorflow as tf
+
+from amr_tf import seeds as seed_lib
+
+Term = collections.namedtuple("Term", ["weight", "per_example"])
+Term.__doc__ = """One named loss term: `weight` * mean of `per_example` (B,)."""
+
+
+def _split(batch, num_splits):
+    """Splits every tensor of a batch dict into `num_splits` along axis 0."""
+    pieces = {key: tf.split(value, num_splits) for key, value in batch.items()}
+    return [{key: pieces[key][i] for key in batch} for i in range(num_splits)]
+
+
+def _average_over_replicas(per_example, batch_size):
+    """Mean over the global batch; gradients add up correctly across replicas."""
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return tf.nn.compute_average_loss(
+        per_example, global_batch_size=batch_size * num_replicas
+    )
+
+
+class AdversarialAutoencoder(keras.Model):
+    """Encoder f, decoder g and discriminator D trained adversarially.
+
+    Calling the model reconstructs its input: g(f(x)).
+
+    Args:
+        encoder: Keras model, inputs (B, ...) -> latents.
+        decoder: Keras model, latents -> inputs, float32.
+        discriminator: Keras model, inputs -> dict with `"logits"` (B, 1) and,
+            for supervised objectives, `"attribute_logits"` (B, k).
+        recon_weight: lambda, weight of the reconstruction term.
+        recon_loss: `"l1"` or `"l2"` distance for reconstruction (and
+            consistency).
+        gan_loss: `"bce"`, `"mse"` or `"hinge"`.
+        n_critic: discriminator updates per generator update.
+        seed: seed of the stateless random draws of each iteration.
+    """
+
+    def __init__(self, encoder, decoder, discriminator, *, recon_weight=1.0,
+                 recon_loss="l1", gan_loss="bce", n_critic=5, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.discriminator = discriminator
+        self.recon_weight = recon_weight
+        self.recon_loss = recon_loss
+        self.gan_loss = gan_loss
+        self.n_critic = n_critic
+        self.seed = seed
+
+    def create_trackers(self):
+        """Creates one running mean per loss term; subclasses call it at the
+        end of `__init__`, once the terms they compute are known."""
+        names = [f"g_{name}" for name in self.generator_term_names()]
+        names += [f"d_{name}" for name in self.discriminator_term_names()]
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in names + ["g_total", "d_total"]
+        }
+
+    # ----------------------------------------------------------- subclass API
+    def generator_term_names(self):
+        """Names of the terms `generator_losses` returns."""
+        raise NotImplementedError
+
+    def discriminator_term_names(self):
+        """Names of the terms `discriminator_losses` returns."""
+        raise NotImplementedError
+
+    def generator_losses(self, batch, seeds):
+        """Dict of name -> `Term` minimised by the generator."""
+        raise NotImplementedError
+
+    def make_fakes(self, batch, seeds):
+        """Generated inputs the discriminator sees in one D update."""
+        raise NotImplementedError
+
+    def discriminator_losses(self, batch, fakes):
+        """Dict of name -> `Term` minimised by the discriminator."""
+        raise NotImplementedError
+
+    @property
+    def mixers(self):
+        """Learned or random mixers (Keras layers) owned by the generator."""
+        return []
+
+    # ------------------------------------------------------------------ model
+    def call(self, inputs, training=False):
+        return self.decoder(self.encoder(inputs, training=training),
+                            training=training)
+
+    @property
+    def generator_variables(self):
+        variables = self.encoder.trainable_variables + self.decoder.trainable_variables
+        for mixer in self.mixers:
+            variables += mixer.trainable_variables
+        return variables
+
+    @property
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
+        """Sets (and builds) the optimizers of the generator and of D.
+
+        Call inside the distribution strategy's scope. Wrap either optimizer
+        in `keras.optimizers.LossScaleOptimizer` for mixed_float16.
+        """
+        super().compile(**kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        generator_optimizer.build(self.generator_variables)
+        discriminator_optimizer.build(self.discriminator_variables)
+
+    @property
+    def iterations(self):
+        """Completed training iterations (generator updates)."""
+        return self.generator_optimizer.iterations
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # ------------------------------------------------------------------- step
+    def _total(self, terms, batch_size):
+        total = 0.0
+        for term in terms.values():
+            total += term.weight * _average_over_replicas(term.per_example,
+                                                          batch_size)
+        return total
+
+    def _log(self, prefix, terms):
+        total = 0.0
+        for name, term in terms.items():
+            mean = tf.reduce_mean(term.per_example)
+            self.trackers[f"{prefix}_{name}"].update_state(mean)
+            total += term.weight * mean
+        self.trackers[f"{prefix}_total"].update_state(total)
+
+    def _update(self, optimizer, variables, loss_fn, batch_size):
+        with tf.GradientTape() as tape:
+            terms = loss_fn()
+            loss = optimizer.scale_loss(self._total(terms, batch_size))
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply(gradients, variables)
+        return terms
+
+    def discriminator_update(self, batch, seeds):
+        """One D update on `batch`; only D's weights change."""
+        batch_size = tf.shape(batch["inputs"])[0]
+        fakes = self.make_fakes(batch, seeds)
+        terms = self._update(
+            self.discriminator_optimizer, self.discriminator_variables,
+            lambda: self.discriminator_losses(batch, fakes), batch_size,
+        )
+        self._log("d", terms)
+
+    def generator_update(self, batch, seeds):
+        """One generator update on `batch`; D's weights do not change."""
+        batch_size = tf.shape(batch["inputs"])[0]
+        terms = self._update(
+            self.generator_optimizer, self.generator_variables,
+            lambda: self.generator_losses(batch, seeds), batch_size,
+        )
+        self._log("g", terms)
+
+    def train_step(self, data):
+        seeds = seed_lib.SeedStream(
+            seed_lib.iteration_seed(self.seed, self.iterations)
+        )
+        batches = _split(data, self.n_critic)
+        for batch in batches:
+            self.discriminator_update(batch, seeds)
+        self.generator_update(batches[-1], seeds)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
