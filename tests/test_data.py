@@ -1,0 +1,554 @@
+"""Tests for amr_tf.data: formats, determinism and what the pixels show."""
+
+import csv
+import math
+import os
+import socket
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from tensorflow_datasets.core.utils import gcs_utils
+
+from amr_tf import data
+from amr_tf.data import folder
+from amr_tf.data import lines
+from amr_tf.data import spiral
+from amr_tf.data import tfds_datasets
+from amr_tf.errors import UsageError
+
+
+def _examples(config, split="train", count=None):
+    """Loads examples as a dict of stacked NumPy arrays."""
+    dataset = data.load(config, split)
+    if count is not None:
+        dataset = dataset.take(count)
+    examples = list(dataset.as_numpy_iterator())
+    return {key: np.stack([ex[key] for ex in examples]) for key in examples[0]}
+
+
+def _check_format(examples, info, count):
+    assert examples["inputs"].shape == (count, *info.input_shape)
+    assert examples["inputs"].dtype == np.float32
+    assert examples["inputs"].min() >= -1.0 and examples["inputs"].max() <= 1.0
+    assert examples["attributes"].shape == (count, info.num_attributes)
+    assert examples["attributes"].dtype == np.float32
+    assert set(np.unique(examples["attributes"])) <= {0.0, 1.0}
+    assert examples["label"].shape == (count,)
+    assert examples["label"].dtype == np.int32
+
+
+# Registry.
+
+
+def test_dataset_names():
+    assert data.dataset_names() == [
+        "celeb_a",
+        "folder",
+        "lines",
+        "mnist",
+        "shapes",
+        "spiral",
+        "svhn_cropped",
+    ]
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(UsageError, match="unknown dataset 'cifar'") as error:
+        data.get_info(data.DataConfig(name="cifar"))
+    for name in data.dataset_names():
+        assert name in str(error.value)
+
+
+def test_unknown_split_is_a_usage_error():
+    with pytest.raises(UsageError, match="validation"):
+        data.load(data.DataConfig(), "validation")
+
+
+def test_bad_sizes_are_usage_errors():
+    with pytest.raises(UsageError, match="image size 4"):
+        data.get_info(data.DataConfig(name="shapes", image_size=4))
+    with pytest.raises(UsageError, match="num_examples"):
+        data.get_info(data.DataConfig(name="lines", num_examples=0))
+
+
+# Shapes.
+
+
+def test_shapes_format_and_label_bits():
+    config = data.DataConfig(name="shapes", image_size=16, num_examples=64)
+    info = data.get_info(config)
+    assert info == data.DatasetInfo(
+        "shapes", (16, 16, 3), ("round", "warm", "large"), 8
+    )
+    assert info.is_image and info.num_attributes == 3
+    examples = _examples(config)
+    _check_format(examples, info, 64)
+    bits = examples["attributes"].astype(np.int32)
+    np.testing.assert_array_equal(examples["label"], bits @ [1, 2, 4])
+    assert len(np.unique(examples["label"])) == 8
+    assert int(data.load(config, "test").cardinality()) == 2000
+    default_train = data.load(data.DataConfig(), "train")
+    assert int(default_train.cardinality()) == 20_000
+
+
+def test_shapes_deterministic_and_splits_differ():
+    config = data.DataConfig(name="shapes", image_size=8, num_examples=20)
+    first, second = _examples(config), _examples(config)
+    test = _examples(config, "test", count=20)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    assert not np.allclose(first["inputs"], test["inputs"])
+
+
+def test_shapes_attributes_show_in_pixels():
+    config = data.DataConfig(name="shapes", image_size=32, num_examples=200)
+    examples = _examples(config)
+    rgb = (examples["inputs"] + 1.0) / 2.0
+    is_round, is_warm, is_large = (
+        examples["attributes"][:, i] > 0 for i in range(3)
+    )
+    # Sprites have full brightness; the background stays below 0.1.
+    foreground = rgb.max(axis=-1) > 0.5
+    counts = foreground.sum(axis=(1, 2))
+    assert counts.min() > 0
+
+    red = (rgb[..., 0] * foreground).sum(axis=(1, 2)) / counts
+    assert red[is_warm].mean() > red[~is_warm].mean() + 0.4
+
+    assert counts[is_large].min() > counts[~is_large].max()
+
+    def box_fill(mask):
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        return mask.sum() / (
+            (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+        )
+
+    fills = np.array([box_fill(mask) for mask in foreground])
+    assert abs(fills[is_round].mean() - math.pi / 4) < 0.05
+    assert fills[~is_round].mean() > 0.95
+
+
+def test_shapes_attribute_subset():
+    config = data.DataConfig(
+        name="shapes", image_size=8, attributes=("large",), num_examples=32
+    )
+    assert data.get_info(config).attribute_names == ("large",)
+    examples = _examples(config)
+    np.testing.assert_array_equal(
+        examples["attributes"][:, 0], examples["label"] // 4
+    )
+    with pytest.raises(UsageError, match="blue"):
+        data.get_info(data.DataConfig(name="shapes", attributes=("blue",)))
+
+
+# Spiral.
+
+
+def test_spiral_points_lie_near_the_curve():
+    config = data.DataConfig(name="spiral", num_examples=500)
+    info = data.get_info(config)
+    assert (
+        info.input_shape == (2,) and not info.is_image and info.num_classes == 0
+    )
+    examples = _examples(config)
+    _check_format(examples, info, 500)
+    assert (examples["label"] == -1).all()
+    distances = spiral.distance_to_spiral(examples["inputs"])
+    assert distances.shape == (500,)
+    assert np.quantile(distances, 0.99) < 3 * spiral.NOISE_STD
+    assert distances.mean() > 0.2 * spiral.NOISE_STD  # The noise is there.
+    assert np.abs(examples["inputs"]).max() < 1.1
+
+
+def test_distance_to_spiral_is_large_off_the_curve():
+    on_curve = np.asarray(spiral.spiral_points([0.1, 0.5, 0.9]))
+    assert spiral.distance_to_spiral(on_curve).max() < 1e-3
+    # Halfway between two arms at the same angle, one turn apart.
+    between_arms = (
+        on_curve[0]
+        + np.asarray(spiral.spiral_points(0.1 + 1 / spiral.NUM_TURNS))
+    ) / 2
+    assert spiral.distance_to_spiral([between_arms, [0.0, 0.0]]).min() > 0.1
+
+
+def test_spiral_rejects_image_size():
+    with pytest.raises(UsageError, match="spiral"):
+        data.get_info(data.DataConfig(name="spiral", image_size=32))
+
+
+# Lines.
+
+
+def _components(mask):
+    """Number of 8-connected components of a 2-D boolean mask."""
+    seen, count = np.zeros_like(mask), 0
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        count += 1
+        stack = [start]
+        while stack:
+            row, col = stack.pop()
+            if not (0 <= row < mask.shape[0] and 0 <= col < mask.shape[1]):
+                continue
+            if seen[row, col] or not mask[row, col]:
+                continue
+            seen[row, col] = True
+            stack += [
+                (row + dr, col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+            ]
+    return count
+
+
+def test_render_lines_draws_one_stroke_at_the_angle():
+    angles = np.linspace(0.0, 2 * math.pi, 16, endpoint=False) + 0.1
+    images = lines.render_lines(angles, 32).numpy()
+    assert images.shape == (16, 32, 32, 1)
+    assert images.min() == -1.0 and images.max() == 1.0
+    ink = (images[..., 0] + 1.0) / 2.0
+    rows, cols = np.mgrid[0:32, 0:32] + 0.5
+    for angle, weights in zip(angles, ink):
+        assert _components(weights > 0.5) == 1
+        # Ink area is about width x length = 2 x 15 pixels.
+        assert 25 < weights.sum() < 40
+        x = (weights * (cols - 16)).sum() / weights.sum()
+        y = -(weights * (rows - 16)).sum() / weights.sum()
+        assert math.hypot(x, y) == pytest.approx(7.5, abs=1.0)
+        error = (math.atan2(y, x) - angle + math.pi) % (2 * math.pi) - math.pi
+        assert abs(error) < 0.05
+    assert (images[:, 0, 0] == -1.0).all()  # Corners stay background.
+
+
+def test_lines_dataset():
+    config = data.DataConfig(name="lines", image_size=16, num_examples=32)
+    info = data.get_info(config)
+    assert info == data.DatasetInfo("lines", (16, 16, 1), (), 0)
+    examples = _examples(config)
+    _check_format(examples, info, 32)
+    assert (examples["label"] == -1).all()
+    for image in examples["inputs"][..., 0]:
+        assert _components(image > 0.0) == 1
+    np.testing.assert_array_equal(
+        examples["inputs"], _examples(config)["inputs"]
+    )
+    assert not np.allclose(
+        examples["inputs"], _examples(config, "test", 32)["inputs"]
+    )
+    assert (
+        int(data.load(data.DataConfig(name="lines"), "train").cardinality())
+        == 50_000
+    )
+
+
+# make_batches.
+
+
+def _image_keys(images):
+    """Identifies examples by their pixels."""
+    return [image.tobytes() for image in images]
+
+
+def test_make_batches_shapes_and_order():
+    config = data.DataConfig(name="shapes", image_size=8, num_examples=40)
+    dataset = data.load(config, "train")
+    keys = _image_keys(ex["inputs"] for ex in dataset.as_numpy_iterator())
+    assert len(set(keys)) == 40
+
+    def batches(seed, shuffle=True, repeat=False, count=None):
+        batched = data.make_batches(
+            dataset, 16, shuffle=shuffle, seed=seed, repeat=repeat
+        )
+        if count is not None:
+            batched = batched.take(count)
+        return [batch["inputs"] for batch in batched.as_numpy_iterator()]
+
+    plain = batches(0, shuffle=False)
+    assert [batch.shape for batch in plain] == [
+        (16, 8, 8, 3)
+    ] * 2  # Remainder dropped.
+    assert _image_keys(np.concatenate(plain)) == keys[:32]
+
+    first = _image_keys(np.concatenate(batches(seed=1)))
+    assert first == _image_keys(np.concatenate(batches(seed=1)))
+    assert first != _image_keys(np.concatenate(batches(seed=2)))
+    assert first != keys[:32] and set(first) <= set(keys)
+
+    # Five batches of 16 are two full epochs, each reshuffled.
+    repeated = _image_keys(
+        np.concatenate(batches(seed=1, repeat=True, count=5))
+    )
+    assert len(repeated) == 80
+    assert sorted(repeated[:40]) == sorted(keys) == sorted(repeated[40:])
+    assert repeated[:40] != repeated[40:]
+
+
+def test_make_batches_rejects_bad_batch_sizes():
+    dataset = data.load(
+        data.DataConfig(name="shapes", image_size=8, num_examples=10), "train"
+    )
+    with pytest.raises(UsageError, match="batch size 11"):
+        data.make_batches(dataset, 11, shuffle=True, seed=0, repeat=True)
+    with pytest.raises(UsageError, match="positive"):
+        data.make_batches(dataset, 0, shuffle=False, seed=0, repeat=False)
+
+
+# TFDS datasets, mocked: tfds.testing.mock_data does not mock is_prepared().
+
+
+@pytest.fixture
+def mock_tfds(monkeypatch):
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder, "is_prepared", lambda self: True
+    )
+    with tfds.testing.mock_data(
+        num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE
+    ):
+        yield
+
+
+def test_mnist(mock_tfds):
+    config = data.DataConfig(name="mnist")
+    info = data.get_info(config)
+    assert info == data.DatasetInfo("mnist", (32, 32, 1), (), 10)
+    examples = _examples(config, "test")
+    _check_format(examples, info, 4)
+    assert ((examples["label"] >= 0) & (examples["label"] < 10)).all()
+    assert examples["inputs"].std() > 0.1  # Mock pixels are random, not blank.
+
+
+def test_celeb_a(mock_tfds):
+    config = data.DataConfig(name="celeb_a", image_size=16)
+    info = data.get_info(config)
+    assert info.attribute_names == ("Male", "Heavy_Makeup", "Wearing_Lipstick")
+    assert info.input_shape == (16, 16, 3) and info.num_classes == 0
+    examples = _examples(config)
+    _check_format(examples, info, 4)
+    assert (examples["label"] == -1).all()
+
+    subset = data.DataConfig(
+        name="celeb_a", image_size=16, attributes=("Smiling", "Male")
+    )
+    assert data.get_info(subset).attribute_names == ("Smiling", "Male")
+    assert _examples(subset, "test")["attributes"].shape == (4, 2)
+    with pytest.raises(UsageError, match="Smiles"):
+        data.get_info(data.DataConfig(name="celeb_a", attributes=("Smiles",)))
+
+
+def test_celeb_a_frontal_heuristic():
+    def landmarks(nose_x):
+        return {"lefteye_x": 70, "righteye_x": 110, "nose_x": nose_x}
+
+    assert bool(tfds_datasets.is_frontal(landmarks(90)))
+    assert bool(tfds_datasets.is_frontal(landmarks(95)))  # 5 < 0.15 * 40.
+    assert not bool(tfds_datasets.is_frontal(landmarks(97)))
+    assert not bool(tfds_datasets.is_frontal(landmarks(80)))
+
+
+def test_unprepared_tfds_dataset_says_what_to_fetch(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(
+        tfds.core.DatasetBuilder, "download_and_prepare", no_network
+    )
+    for name in (
+        "exists",
+        "gcs_listdir",
+        "download_gcs_folder",
+        "download_gcs_dataset",
+    ):
+        monkeypatch.setattr(gcs_utils, name, no_network)
+    with pytest.raises(UsageError) as error:
+        data.get_info(data.DataConfig(name="celeb_a", data_dir=str(tmp_path)))
+    message = str(error.value)
+    assert (
+        "tfds build celeb_a" in message and f"--data_dir={tmp_path}" in message
+    )
+    assert "\n" not in message
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(UsageError, match="mnist is not prepared"):
+        data.load(
+            data.DataConfig(name="mnist", data_dir=str(tmp_path)), "train"
+        )
+
+
+# Image folders.
+
+
+@pytest.fixture
+def image_tree(tmp_path):
+    """Six good images in two sub-folders, two bad files and a text file."""
+    rng = np.random.default_rng(0)
+    for name in (
+        "cats/a.png",
+        "cats/b.jpg",
+        "cats/c.JPEG",
+        "dogs/d.PNG",
+        "dogs/e.png",
+        "dogs/f.jpg",
+    ):
+        path = tmp_path / name
+        path.parent.mkdir(exist_ok=True)
+        height, width = rng.integers(10, 24, size=2)
+        encode = (
+            tf.io.encode_png
+            if name.lower().endswith(".png")
+            else tf.io.encode_jpeg
+        )
+        image = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        tf.io.write_file(str(path), encode(image))
+    (tmp_path / "cats" / "x.png").write_bytes(rng.bytes(100))
+    (tmp_path / "dogs" / "y.jpg").write_text("not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+    return tmp_path
+
+
+def test_folder_scan_skips_unreadable_files(image_tree):
+    paths, num_skipped = folder.scan(str(image_tree))
+    assert paths == (
+        "cats/a.png",
+        "cats/b.jpg",
+        "cats/c.JPEG",
+        "dogs/d.PNG",
+        "dogs/e.png",
+        "dogs/f.jpg",
+    )
+    assert num_skipped == 2
+
+
+def test_folder_load_splits_and_labels(image_tree):
+    config = data.DataConfig(
+        name="folder", data_dir=str(image_tree), image_size=8
+    )
+    info = data.get_info(config)
+    assert info == data.DatasetInfo("folder", (8, 8, 3), (), 2)
+    train, test = _examples(config, "train"), _examples(config, "test")
+    assert (
+        len(train["label"]) + len(test["label"]) == 6
+        and len(test["label"]) >= 1
+    )
+    _check_format(train, info, len(train["label"]))
+    all_labels = sorted(np.concatenate([train["label"], test["label"]]))
+    assert all_labels == [0, 0, 0, 1, 1, 1]
+    gray = data.DataConfig(
+        name="folder", data_dir=str(image_tree), image_size=8, channels=1
+    )
+    assert _examples(gray)["inputs"].shape[1:] == (8, 8, 1)
+
+
+def test_folder_drops_images_that_fail_to_decode(tmp_path):
+    good = np.zeros((6, 6, 3), np.uint8)
+    tf.io.write_file(str(tmp_path / "good.png"), tf.io.encode_png(good))
+    # Right magic bytes, broken body: passes the scan, fails to decode.
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    assert folder.scan(str(tmp_path)) == (("broken.png", "good.png"), 0)
+    config = data.DataConfig(
+        name="folder", data_dir=str(tmp_path), image_size=8
+    )
+    loaded = [
+        len(list(data.load(config, split))) for split in ("train", "test")
+    ]
+    assert sum(loaded) == 1
+
+
+def test_folder_centre_crops_non_square_images(tmp_path):
+    # 10 x 30: red, green and blue thirds; the centre square is the green one.
+    image = np.zeros((10, 30, 3), np.uint8)
+    for third in range(3):
+        image[:, 10 * third : 10 * (third + 1), third] = 255
+    tf.io.write_file(str(tmp_path / "wide.png"), tf.io.encode_png(image))
+    config = data.DataConfig(
+        name="folder", data_dir=str(tmp_path), image_size=8
+    )
+    (crop,) = _examples(config)["inputs"]
+    assert crop.shape == (8, 8, 3)
+    np.testing.assert_allclose(
+        crop[2:-2, 2:-2],
+        np.broadcast_to([-1.0, 1.0, -1.0], (4, 4, 3)),
+        atol=1e-5,
+    )
+
+
+def _write_csv(path, rows):
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows(rows)
+    return str(path)
+
+
+def test_folder_attributes_csv(image_tree, tmp_path_factory):
+    csv_path = _write_csv(
+        tmp_path_factory.mktemp("csv") / "attributes.csv",
+        [
+            ["filename", "smiling", "hat"],
+            ["cats/a.png", "1", "-1"],
+            ["cats/b.jpg", "-1", "1"],
+            ["dogs/d.PNG", "0", "1"],
+            ["dogs/e.png", "1", "0"],
+            ["missing.png", "1", "1"],
+        ],
+    )
+    config = data.DataConfig(
+        name="folder",
+        data_dir=str(image_tree),
+        image_size=8,
+        attributes_csv=csv_path,
+    )
+    assert data.get_info(config).attribute_names == ("smiling", "hat")
+    examples = [
+        ex
+        for split in ("train", "test")
+        for ex in data.load(config, split).as_numpy_iterator()
+    ]
+    # c.JPEG and f.jpg have no CSV row: skipped. Labels are sub-folders.
+    got = sorted((int(ex["label"]), tuple(ex["attributes"])) for ex in examples)
+    assert got == [
+        (0, (0.0, 1.0)),
+        (0, (1.0, 0.0)),
+        (1, (0.0, 1.0)),
+        (1, (1.0, 0.0)),
+    ]
+
+    hat = data.DataConfig(
+        name="folder",
+        data_dir=str(image_tree),
+        attributes_csv=csv_path,
+        attributes=("hat",),
+    )
+    assert data.get_info(hat).attribute_names == ("hat",)
+    beard = data.DataConfig(
+        name="folder",
+        data_dir=str(image_tree),
+        attributes_csv=csv_path,
+        attributes=("beard",),
+    )
+    with pytest.raises(UsageError, match="beard.*attributes.csv line 1"):
+        data.get_info(beard)
+
+
+def test_folder_csv_with_non_binary_value(image_tree, tmp_path_factory):
+    csv_path = _write_csv(
+        tmp_path_factory.mktemp("csv") / "bad.csv",
+        [["filename", "smiling"], ["cats/a.png", "1"], ["cats/b.jpg", "yes"]],
+    )
+    config = data.DataConfig(
+        name="folder", data_dir=str(image_tree), attributes_csv=csv_path
+    )
+    with pytest.raises(UsageError, match="bad.csv line 3: smiling is 'yes'"):
+        data.get_info(config)
+
+
+def test_folder_without_usable_images(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        data.get_info(
+            data.DataConfig(name="folder", data_dir=str(tmp_path / "nope"))
+        )
+    with pytest.raises(UsageError, match=f"no usable .* under {tmp_path}"):
+        data.get_info(data.DataConfig(name="folder", data_dir=str(tmp_path)))
+    (tmp_path / "x.png").write_bytes(b"garbage")
+    with pytest.raises(UsageError, match="no usable"):
+        data.get_info(data.DataConfig(name="folder", data_dir=str(tmp_path)))
+    with pytest.raises(UsageError, match="data_dir"):
+        data.get_info(data.DataConfig(name="folder"))
