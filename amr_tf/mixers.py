@@ -64,6 +64,11 @@ class Mixer(keras.layers.Layer):
 
     requires_attributes = False
 
+    def __init__(self, **kwargs):
+        # Blend in the latents' own dtype (float32 under mixed precision).
+        kwargs.setdefault("autocast", False)
+        super().__init__(**kwargs)
+
     def sample_mask(self, latents, seed):
         """A random coefficient for `latents` (B, ...), float in [0, 1]."""
         raise NotImplementedError

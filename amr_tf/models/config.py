@@ -45,7 +45,7 @@ class ArchitectureConfig:
         return int(round(math.log2(image_size // self.latent_size)))
 
     def channels_at(self, scale, width=None):
-        """Channels after `scale` downsamplings."""
+        """Channels of the blocks at the resolution after `scale` downsamplings."""
         return min((width or self.width) << scale, self.max_width)
 
     def validate(self, input_shape):

@@ -48,7 +48,7 @@ def build_encoder(arch, input_shape):
     images = keras.Input(shape=input_shape, name="images")
     x = blocks.conv(arch.width, name="stem")(images)
     for scale in range(arch.num_downsamplings(input_shape[0])):
-        x = _stage(x, arch.channels_at(scale + 1), arch.depth, "down",
+        x = _stage(x, arch.channels_at(scale), arch.depth, "down",
                    blocks.conv, f"down{scale}")
     x = layers.ReLU(name="head_relu")(x)
     x = blocks.conv(arch.latent_channels, name="to_latent")(x)
@@ -60,7 +60,7 @@ def build_decoder(arch, input_shape):
     """Residual decoder: latents (B, s, s, Cz) -> images (B, S, S, C) in [-1, 1]."""
     latents = keras.Input(shape=arch.latent_shape(input_shape), name="latents")
     num_up = arch.num_downsamplings(input_shape[0])
-    x = blocks.conv(arch.channels_at(num_up), name="stem")(latents)
+    x = blocks.conv(arch.channels_at(num_up - 1), name="stem")(latents)
     for scale in reversed(range(num_up)):
         x = _stage(x, arch.channels_at(scale), arch.depth, "up",
                    blocks.conv, f"up{scale}")
@@ -82,7 +82,7 @@ def build_discriminator(arch, input_shape, num_attributes):
     num_down = max(1, (input_shape[0] // 4).bit_length() - 1)
     x = blocks.sn_conv(width, name="stem")(images)
     for scale in range(num_down):
-        x = _stage(x, arch.channels_at(scale + 1, width), arch.depth, "down",
+        x = _stage(x, arch.channels_at(scale, width), arch.depth, "down",
                    blocks.sn_conv, f"down{scale}")
     x = layers.ReLU(name="head_relu")(x)
     features = layers.GlobalAveragePooling2D(name="pool")(x)

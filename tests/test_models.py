@@ -1,0 +1,229 @@
+"""Encoder, decoder and discriminator families of amr_tf.models (SPEC §4)."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+from amr_tf.models import ArchitectureConfig
+from amr_tf.models import build_networks
+
+BATCH, LATENT_CHANNELS = 3, 5
+
+# family -> (architecture, input shape, expected latent shape per example).
+CASES = {
+    "resnet_8px": (
+        ArchitectureConfig("resnet", width=4, latent_size=4,
+                           latent_channels=LATENT_CHANNELS),
+        (8, 8, 3), (4, 4, LATENT_CHANNELS)),
+    "resnet_16px": (
+        ArchitectureConfig("resnet", width=4, depth=2, latent_size=4,
+                           latent_channels=LATENT_CHANNELS),
+        (16, 16, 1), (4, 4, LATENT_CHANNELS)),
+    "acai_16px": (
+        ArchitectureConfig("acai", width=4, latent_size=4,
+                           latent_channels=LATENT_CHANNELS),
+        (16, 16, 3), (4, 4, LATENT_CHANNELS)),
+    "mlp": (
+        ArchitectureConfig("mlp", width=8, depth=2,
+                           latent_channels=LATENT_CHANNELS),
+        (2,), (LATENT_CHANNELS,)),
+}
+CONV_CASES = [name for name in CASES if CASES[name][0].family != "mlp"]
+
+
+def _inputs(input_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (BATCH,) + input_shape).astype(np.float32)
+
+
+def _build(case, num_attributes=0):
+    arch, input_shape, _ = CASES[case]
+    return build_networks(arch, input_shape, num_attributes)
+
+
+@functools.cache
+def _shared(case, num_attributes=0):
+    """Networks built once per module, for tests that only run inference."""
+    return _build(case, num_attributes)
+
+
+def _layers(model):
+    """Every layer of a model, recursing into nested models and wrappers."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        elif isinstance(layer, keras.layers.Wrapper):
+            yield layer.layer
+
+
+def _spectral_layers(model):
+    return [layer for layer in model.layers
+            if isinstance(layer, keras.layers.SpectralNormalization)]
+
+
+def _weight_layers(model):
+    return [layer for layer in _layers(model)
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+# ----------------------------------------------------------------- shapes
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_encoder_and_decoder_shapes_and_dtypes(case):
+    _, input_shape, latent_shape = CASES[case]
+    networks = _shared(case)
+    latents = networks.encoder(_inputs(input_shape))
+    assert tuple(latents.shape) == (BATCH,) + latent_shape
+    assert latents.dtype == tf.float32
+    decoded = networks.decoder(latents)
+    assert tuple(decoded.shape) == (BATCH,) + input_shape
+    assert decoded.dtype == tf.float32
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_decoder_output_is_in_unit_range(case):
+    _, input_shape, latent_shape = CASES[case]
+    decoder = _shared(case).decoder
+    # Large latents drive the pre-activation far past +-1; tanh bounds it.
+    latents = 100.0 * np.random.default_rng(0).normal(
+        size=(BATCH,) + latent_shape).astype(np.float32)
+    images = decoder(latents).numpy()
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert np.abs(images).max() > 0.9
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("num_attributes", [0, 3])
+def test_discriminator_heads(case, num_attributes):
+    _, input_shape, _ = CASES[case]
+    discriminator = _shared(case, num_attributes).discriminator
+    outputs = discriminator(_inputs(input_shape))
+    assert isinstance(outputs, dict)
+    expected_keys = {"logits"} | ({"attribute_logits"} if num_attributes else set())
+    assert set(outputs) == expected_keys
+    assert tuple(outputs["logits"].shape) == (BATCH, 1)
+    assert outputs["logits"].dtype == tf.float32
+    if num_attributes:
+        assert tuple(outputs["attribute_logits"].shape) == (BATCH, num_attributes)
+        assert outputs["attribute_logits"].dtype == tf.float32
+
+
+def test_networks_depend_on_their_inputs():
+    networks = _build("resnet_8px", 2)
+    x = np.stack([_inputs((8, 8, 3), seed)[0] for seed in range(BATCH)])
+    latents = networks.encoder(x).numpy()
+    assert not np.allclose(latents[0], latents[1])
+    logits = networks.discriminator(x)["logits"].numpy()
+    assert not np.allclose(logits[0], logits[1])
+
+
+# ----------------------------------------------------- spectral normalisation
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_discriminator_weight_layer_is_spectrally_normalised(case):
+    discriminator = _shared(case, 2).discriminator
+    wrappers = _spectral_layers(discriminator)
+    wrapped = {id(layer.layer) for layer in wrappers}
+    assert all(isinstance(layer.layer, (keras.layers.Conv2D, keras.layers.Dense))
+               for layer in wrappers)
+    bare = [layer.name for layer in _weight_layers(discriminator)
+            if id(layer) not in wrapped]
+    assert not bare, f"not spectrally normalised: {bare}"
+    # Both heads and at least one hidden layer.
+    assert len(wrappers) >= 3
+    head_names = {layer.name for layer in wrappers}
+    assert {"logits", "attribute_logits"} <= head_names
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_encoder_and_decoder_have_no_spectral_normalisation(case):
+    networks = _shared(case)
+    for model in (networks.encoder, networks.decoder):
+        assert not [layer for layer in _layers(model)
+                    if isinstance(layer, keras.layers.SpectralNormalization)]
+        assert _weight_layers(model), "no weights at all"
+
+
+def test_discriminator_spectral_state_moves_only_in_training_mode():
+    discriminator = _build("resnet_8px").discriminator
+    wrapper = _spectral_layers(discriminator)[0]
+    x = _inputs((8, 8, 3))
+    before = wrapper.vector_u.numpy().copy(), wrapper.kernel.numpy().copy()
+    discriminator(x, training=False)
+    np.testing.assert_array_equal(wrapper.vector_u.numpy(), before[0])
+    np.testing.assert_array_equal(wrapper.kernel.numpy(), before[1])
+    discriminator(x, training=True)
+    assert not np.array_equal(wrapper.vector_u.numpy(), before[0])
+
+
+# --------------------------------------------------------- mixed precision
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_outputs_are_float32_under_mixed_float16(case, mixed_float16):
+    _, input_shape, _ = CASES[case]
+    networks = _build(case, num_attributes=2)
+    # The policy reached the networks: their hidden layers compute in float16.
+    assert any(layer.compute_dtype == "float16"
+               for layer in _weight_layers(networks.encoder))
+    assert any(layer.compute_dtype == "float16"
+               for layer in _weight_layers(networks.discriminator))
+    latents = networks.encoder(_inputs(input_shape))
+    assert latents.dtype == tf.float32
+    assert networks.decoder(latents).dtype == tf.float32
+    outputs = networks.discriminator(_inputs(input_shape), training=True)
+    assert outputs["logits"].dtype == tf.float32
+    assert outputs["attribute_logits"].dtype == tf.float32
+    assert np.all(np.isfinite(outputs["logits"].numpy()))
+
+
+# ------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "arch,input_shape,message",
+    [
+        (ArchitectureConfig("resnet", latent_size=4), (16, 8, 3), "square"),
+        (ArchitectureConfig("resnet", latent_size=4), (24, 24, 3), "power of two"),
+        (ArchitectureConfig("acai", latent_size=4), (12, 12, 3), "power of two"),
+        (ArchitectureConfig("resnet", latent_size=3), (16, 16, 3), "power of two"),
+        (ArchitectureConfig("resnet", latent_size=16), (16, 16, 3), "power of two"),
+        (ArchitectureConfig("mlp"), (16, 16, 3), "mlp"),
+        (ArchitectureConfig("resnet"), (2,), "needs images"),
+        (ArchitectureConfig("acai"), (2,), "needs images"),
+        (ArchitectureConfig("vgg"), (16, 16, 3), "vgg"),
+        (ArchitectureConfig("resnet", width=0, latent_size=4), (16, 16, 3), "width"),
+    ],
+)
+def test_validate_rejects_unusable_configurations(arch, input_shape, message):
+    with pytest.raises(UsageError, match=message):
+        arch.validate(input_shape)
+    with pytest.raises(UsageError):
+        build_networks(arch, input_shape, 0)
+
+
+@pytest.mark.parametrize(
+    "arch,input_shape",
+    [
+        (ArchitectureConfig("resnet", latent_size=4), (8, 8, 3)),
+        (ArchitectureConfig("resnet", latent_size=8), (64, 64, 3)),
+        (ArchitectureConfig("acai", latent_size=4), (32, 32, 1)),
+        (ArchitectureConfig("mlp"), (2,)),
+    ],
+)
+def test_validate_accepts_usable_configurations(arch, input_shape):
+    arch.validate(input_shape)
+
+
+def test_latent_shape():
+    arch = ArchitectureConfig("resnet", latent_size=8, latent_channels=16)
+    assert arch.latent_shape((64, 64, 3)) == (8, 8, 16)
+    assert ArchitectureConfig("mlp", latent_channels=7).latent_shape((2,)) == (7,)
