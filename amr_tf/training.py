@@ -1,0 +1,268 @@
+"""Building, training and resuming a model from a `TrainConfig`."""
+
+import dataclasses
+import os
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from amr_tf import callbacks as callbacks_lib
+from amr_tf import data as data_lib
+from amr_tf import inference
+from amr_tf import mixers as mixer_lib
+from amr_tf import models
+from amr_tf import objectives
+from amr_tf import visualize
+from amr_tf.errors import UsageError
+
+FLAGFILE = "flags.txt"
+INTERPOLATION_FIGURE = "interpolation.png"
+POINT_MIXES_FIGURE = "mixes.png"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run wrote: the model, its iteration count and the figure."""
+
+    model: objectives.AdversarialAutoencoder
+    iterations: int
+    figure_path: str
+    history: dict
+
+
+def validate(config):
+    """Checks a config before anything is built; returns the `DatasetInfo`.
+
+    Raises:
+        UsageError: with a one-line message naming the problem.
+    """
+    if config.objective not in objectives.OBJECTIVES:
+        raise UsageError(f"unknown --objective={config.objective!r}; choose one "
+                         f"of {', '.join(objectives.OBJECTIVES)}")
+    if config.mixer not in mixer_lib.MIXER_NAMES:
+        raise UsageError(f"unknown --mixer={config.mixer!r}; choose one of "
+                         f"{', '.join(mixer_lib.MIXER_NAMES)}")
+    for name in ("batch_size", "steps", "n_critic", "log_every"):
+        if getattr(config, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(config, name)}")
+    if config.steps % min(config.log_every, config.steps):
+        raise UsageError(f"--steps={config.steps} must be a multiple of "
+                         f"--log_every={config.log_every}")
+    info = data_lib.get_info(config.data)
+    if config.uses_class_mixer and not info.num_attributes:
+        raise UsageError(f"--mixer=class_mixer needs binary attributes, and "
+                         f"--dataset={info.name} has none")
+    config.arch.validate(info.input_shape)
+    return info
+
+
+def _build_mixers(config, info):
+    """(unsupervised mixer or None, class mixer or None) for the config."""
+    if config.objective != "amr":
+        return None, None
+    if not config.uses_class_mixer:
+        return mixer_lib.build_mixer(config.mixer, seed=config.seed,
+                                     kway_sources=config.kway_sources), None
+    mixer = mixer_lib.build_mixer(config.base_mixer, seed=config.seed,
+                                  kway_sources=config.kway_sources)
+    class_mixer = mixer_lib.ClassMixer(
+        config.arch.latent_channels, hard=config.hard_mask,
+        label_mix=config.label_mix, name="class_mixer",
+    )
+    class_mixer.build((None, info.num_attributes))
+    return mixer, class_mixer
+
+
+def build_model(config, info):
+    """Builds and compiles the objective's model (call inside a strategy scope).
+
+    Args:
+        config: a `TrainConfig`.
+        info: the dataset's `DatasetInfo`.
+    """
+    keras.utils.set_random_seed(config.seed)
+    mixer, class_mixer = _build_mixers(config, info)
+    networks = models.build_networks(
+        config.arch, info.input_shape,
+        num_attributes=info.num_attributes if class_mixer else 0,
+    )
+    common = dict(recon_weight=config.recon_weight, recon_loss=config.recon_loss,
+                  gan_loss=config.gan_loss, n_critic=config.n_critic,
+                  seed=config.seed)
+    if config.objective == "amr":
+        model = objectives.AMR(
+            *networks, mixer=mixer, class_mixer=class_mixer,
+            consistency_weight=config.consistency_weight,
+            cls_weight=config.cls_weight,
+            mask_sparsity_weight=config.mask_sparsity_weight, **common)
+    elif config.objective == "arae":
+        model = objectives.ARAE(*networks, **common)
+    else:
+        model = objectives.ACAI(*networks, adversary_weight=config.adversary_weight,
+                                gamma=config.acai_gamma, **common)
+
+    def adam(learning_rate):
+        return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1,
+                                     beta_2=config.beta_2)
+
+    model.compile(
+        generator_optimizer=adam(config.learning_rate),
+        discriminator_optimizer=adam(config.disc_learning_rate
+                                     or config.learning_rate),
+    )
+    return model
+
+
+def make_checkpoint(model):
+    """A `tf.train.Checkpoint` of every network, mixer and optimizer.
+
+    The iteration count is also saved under its own name, `iterations`, so
+    tools can read it without rebuilding the model.
+    """
+    tracked = dict(
+        iterations=model.iterations,
+        encoder=model.encoder, decoder=model.decoder,
+        discriminator=model.discriminator,
+        generator_optimizer=model.generator_optimizer,
+        discriminator_optimizer=model.discriminator_optimizer,
+    )
+    for mixer in model.mixers:
+        tracked[mixer.name] = mixer
+    return tf.train.Checkpoint(**tracked)
+
+
+def train_dataset(config, iterations_done=0):
+    """Batches of `n_critic * batch_size` examples, repeated forever.
+
+    The shuffle seed moves with the iterations already done, so a resumed run
+    does not replay the data order of its first epoch.
+    """
+    examples = data_lib.load(config.data, "train")
+    return data_lib.make_batches(
+        examples, config.batch_size * config.n_critic, shuffle=True,
+        seed=config.seed + iterations_done, repeat=True,
+        cache=config.cache_data,
+    )
+
+
+def test_examples(config, count):
+    """The first `count` test examples as a dict of NumPy arrays."""
+    examples = data_lib.load(config.data, "test").batch(count).take(1)
+    return {key: np.asarray(value) for key, value in next(iter(examples)).items()}
+
+
+def check_resume_flags(model_dir, flag_text, structural_flags):
+    """Raises `UsageError` if `model_dir` was trained with other structural
+    flags than `flag_text` (the flagfile text of this run)."""
+    path = os.path.join(model_dir, FLAGFILE)
+    if not os.path.exists(path):
+        return
+    with open(path) as stored_file:
+        stored = _parse_flag_lines(stored_file.read())
+    current = _parse_flag_lines(flag_text)
+    for name in structural_flags:
+        if stored.get(name) != current.get(name):
+            raise UsageError(
+                f"{model_dir} holds a model trained with --{name}="
+                f"{stored.get(name, '<default>')}, but this run asks for "
+                f"--{name}={current.get(name, '<default>')}: use another "
+                "--model_dir or the same flags"
+            )
+
+
+def _parse_flag_lines(text):
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("--"):
+            name, _, value = line[2:].partition("=")
+            values[name] = value
+    return values
+
+
+def write_figure(model, config, info):
+    """Writes the end-of-training figure into `model_dir`; returns its path.
+
+    Images: rows pixel / this model for `interpolation_pairs` test pairs.
+    Points (spiral): decoded random mixes over the data.
+    """
+    if not info.is_image:
+        examples = test_examples(config, 1024)
+        mixes = inference.random_mixes(model, examples["inputs"], config.seed)
+        path = os.path.join(config.model_dir, POINT_MIXES_FIGURE)
+        visualize.save_point_mixes_figure(
+            path, examples["inputs"], mixes,
+            title=f"{config.objective} {config.mixer}: decoded mixes")
+        return path
+    pairs = config.interpolation_pairs
+    inputs = test_examples(config, 2 * pairs)["inputs"]
+    images_a, images_b = inputs[:pairs], inputs[pairs:]
+    alphas = np.linspace(1.0, 0.0, config.interpolation_steps)
+    rows = np.stack([
+        visualize.pixel_interpolation(images_a, images_b, alphas),
+        inference.interpolate(model, images_a, images_b, alphas),
+    ], axis=1)
+    mixer = inference.interpolation_mixer(model)
+    label = f"{config.objective.upper()} ({mixer.name})"
+    path = os.path.join(config.model_dir, INTERPOLATION_FIGURE)
+    visualize.save_interpolation_figure(
+        path, rows, ["pixel", label],
+        title=f"{info.name}: {int(model.iterations)} iterations")
+    return path
+
+
+def train(config, flag_text="", structural_flags=()):
+    """Trains (or resumes) a model as configured; the CLI's whole job.
+
+    Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
+    `tensorboard/` and the final figure.
+
+    Args:
+        config: a `TrainConfig`.
+        flag_text: the run's flags as flagfile text, stored in `flags.txt`.
+        structural_flags: flag names that must match a run being resumed.
+
+    Raises:
+        UsageError: for a bad config, before any training starts.
+    """
+    info = validate(config)
+    check_resume_flags(config.model_dir, flag_text, structural_flags)
+    os.makedirs(config.model_dir, exist_ok=True)
+    if flag_text:
+        with open(os.path.join(config.model_dir, FLAGFILE), "w") as flag_file:
+            flag_file.write(flag_text)
+
+    model = build_model(config, info)
+    manager = tf.train.CheckpointManager(
+        make_checkpoint(model), os.path.join(config.model_dir, "checkpoints"),
+        max_to_keep=config.keep_checkpoints,
+    )
+    if manager.latest_checkpoint:
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f"Resumed from {manager.latest_checkpoint} at iteration "
+              f"{int(model.iterations)}.")
+
+    log_every = min(config.log_every, config.steps)
+    done = int(model.iterations)
+    history = {}
+    if done < config.steps:
+        eval_batch = test_examples(config, 8)
+        fit = model.fit(
+            train_dataset(config, done),
+            initial_epoch=done // log_every,
+            epochs=config.steps // log_every,
+            steps_per_epoch=log_every,
+            shuffle=False,
+            verbose=1 if sys.stdout.isatty() else 2,
+            callbacks=[
+                callbacks_lib.Throughput(),
+                callbacks_lib.Checkpoint(manager),
+                callbacks_lib.Summaries(
+                    os.path.join(config.model_dir, "tensorboard"), eval_batch,
+                    info.is_image, seed=config.seed),
+            ],
+        )
+        history = fit.history
+    figure_path = write_figure(model, config, info)
+    return TrainResult(model, int(model.iterations), figure_path, history)

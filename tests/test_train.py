@@ -1,0 +1,173 @@
+"""The training CLI: outputs, resume, configs and one-line errors."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+
+from amr_tf import flags as train_flags
+from amr_tf import training
+from amr_tf.errors import UsageError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY_FLAGS = [
+    "--dataset=shapes", "--image_size=16", "--arch=resnet", "--width=4",
+    "--latent_size=4", "--latent_channels=4", "--batch_size=8",
+    "--n_critic=2", "--log_every=2", "--interpolation_pairs=2",
+    "--interpolation_steps=4",
+]
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "amr_tf.train", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def parse(argv):
+    """Parses train flags into a fresh copy of the CLI's flag values."""
+    values = flags.FlagValues()
+    for name in train_flags.FLAGS.get_key_flags_for_module(train_flags.__name__):
+        values[name.name] = name
+    values.unparse_flags()
+    values(["amr_tf.train", *argv])
+    return values
+
+
+def event_tags(log_dir):
+    """Tag -> number of summaries written, over all event files."""
+    counts = {}
+    for path in pathlib.Path(log_dir).glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                counts[value.tag] = counts.get(value.tag, 0) + 1
+    return counts
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """The CLI trained for 4 iterations, then re-run to 6 (a resume)."""
+    model_dir = tmp_path_factory.mktemp("run")
+    args = [*TINY_FLAGS, f"--model_dir={model_dir}"]
+    first = run_cli(*args, "--steps=4")
+    second = run_cli(*args, "--steps=6")
+    return model_dir, first, second
+
+
+def test_cli_writes_checkpoints_summaries_flags_and_figure(trained_run):
+    model_dir, first, _ = trained_run
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"Outputs in {model_dir}" in first.stdout
+    assert str(model_dir / "interpolation.png") in first.stdout
+    png = (model_dir / "interpolation.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+    flag_lines = (model_dir / "flags.txt").read_text().splitlines()
+    assert "--width=4" in flag_lines and "--dataset=shapes" in flag_lines
+    tags = event_tags(model_dir / "tensorboard")
+    for tag in ("g_reconstruction", "g_fool_d_mix", "d_real", "d_fake_mix",
+                "g_total", "d_total", "steps_per_sec",
+                "inputs_reconstructions_mixes"):
+        assert tags.get(tag, 0) >= 2, (tag, tags)
+
+
+def test_cli_resumes_from_the_checkpoint_and_continues_the_count(trained_run):
+    model_dir, _, second = trained_run
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "Resumed from" in second.stdout and "at iteration 4" in second.stdout
+    assert "Trained 6 iterations" in second.stdout
+    checkpoints = tf.train.get_checkpoint_state(str(model_dir / "checkpoints"))
+    assert checkpoints.model_checkpoint_path.endswith("ckpt-6")
+    reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
+    assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
+    # Summaries continue after the resume: iterations 2, 4 then 6.
+    assert event_tags(model_dir / "tensorboard")["g_total"] == 3
+
+
+def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
+        trained_run):
+    model_dir, _, _ = trained_run
+    before = sorted(os.listdir(model_dir / "checkpoints"))
+    result = run_cli(*TINY_FLAGS, "--width=8", "--steps=8",
+                     f"--model_dir={model_dir}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {model_dir} holds a model trained with --width=4, but this "
+        "run asks for --width=8: use another --model_dir or the same flags"
+    )
+    assert sorted(os.listdir(model_dir / "checkpoints")) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset=imagenet"], "flag --dataset=imagenet: value should be one of"),
+    (["--mixer=swap"], "flag --mixer=swap: value should be one of"),
+    (["--dataset=spiral", "--arch=mlp", "--mixer=class_mixer"],
+     "--mixer=class_mixer needs binary attributes, and --dataset=spiral has none"),
+    (["--image_size=24", "--latent_size=4"],
+     "cannot take 24x24 images with --latent_size=4"),
+    (["--dataset=spiral"], "--arch=resnet needs images"),
+    (["--dataset=folder", "--data_dir=/nonexistent/shoes"], "/nonexistent/shoes"),
+    (["--dataset=celeb_a", "--data_dir={empty}"], "tfds build celeb_a"),
+    (["--steps=5", "--log_every=2"], "--steps=5 must be a multiple of --log_every=2"),
+])
+def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path):
+    empty = tmp_path / "tfds"
+    empty.mkdir()
+    model_dir = tmp_path / "model"
+    args = [arg.format(empty=empty) for arg in args]
+    result = run_cli(*args, f"--model_dir={model_dir}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: ") and message in last_line
+    assert not model_dir.exists()  # Nothing was written.
+    assert not any(empty.iterdir())  # Nothing was downloaded.
+
+
+@pytest.mark.parametrize("name", ["shapes", "spiral", "lines"])
+def test_offline_configs_parse_and_validate(name):
+    config = train_flags.config_from_flags(parse([f"--flagfile=configs/{name}.cfg"]))
+    info = training.validate(config)
+    assert info.name == name
+    assert config.model_dir == f"runs/{name}"
+
+
+@pytest.mark.parametrize("name, missing", [
+    ("mnist", "tfds build mnist"),
+    ("celeba", "tfds build celeb_a"),
+    ("zappos", "data/ut-zap50k-images-square"),
+])
+def test_configs_needing_downloads_say_what_to_fetch(name, missing, tmp_path):
+    values = parse([f"--flagfile=configs/{name}.cfg"])
+    if name != "zappos":
+        values.data_dir = str(tmp_path)
+    with pytest.raises(UsageError, match=missing):
+        training.validate(train_flags.config_from_flags(values))
+
+
+def test_celeba_config_is_the_papers_supervised_setup():
+    config = train_flags.config_from_flags(parse(["--flagfile=configs/celeba.cfg"]))
+    assert config.data.image_size == 64 and config.arch.family == "resnet"
+    assert config.data.attributes == ("Male", "Heavy_Makeup", "Wearing_Lipstick")
+    assert config.uses_class_mixer and config.n_critic == 5
+    assert (config.learning_rate, config.beta_1, config.beta_2) == (2e-4, 0.0, 0.99)
+
+
+def test_later_flags_override_the_flagfile():
+    values = parse(["--flagfile=configs/shapes.cfg", "--steps=7", "--log_every=7"])
+    assert values.steps == 7
+
+
+def test_train_in_process_lowers_reconstruction_loss(tmp_path):
+    values = parse([*TINY_FLAGS, "--width=8", "--steps=60", "--log_every=20",
+                    "--learning_rate=1e-3", f"--model_dir={tmp_path}"])
+    result = training.train(train_flags.config_from_flags(values))
+    losses = result.history["g_reconstruction"]
+    assert result.iterations == 60 and len(losses) == 3
+    assert losses[-1] < 0.7 * losses[0]
+    assert np.all(np.isfinite(result.history["d_total"]))
