@@ -1,0 +1,30 @@
+"""amr_tf: Adversarial Mixup Resynthesisers in TensorFlow / Keras 3."""
+
+import setuptools
+
+setuptools.setup(
+    name="amr_tf",
+    version="0.1.0",
+    description=(
+        "Adversarial Mixup Resynthesisers (AMR) with ARAE and ACAI baselines, "
+        "in TensorFlow 2 / Keras 3."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["amr_tf", "amr_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "keras>=3.8,<4",
+        "tensorboard>=2.16,<2.22",
+        "tensorflow-datasets>=4.9,<5",
+        "tensorflow-serving-api>=2.16,<2.22",
+        "absl-py>=2.1,<3",
+        "numpy>=1.26,<3",
+        "matplotlib>=3.8,<4",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "scipy>=1.11,<2"],
+    },
+    entry_points={"console_scripts": ["amr-train=amr_tf.train:run"]},
+)
