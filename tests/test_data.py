@@ -378,18 +378,21 @@ def test_unprepared_tfds_dataset_says_what_to_fetch(tmp_path, monkeypatch):
 # Image folders.
 
 
+GOOD_IMAGES = (
+    "cats/a.png",
+    "cats/b.jpg",
+    "cats/c.JPEG",
+    "dogs/d.PNG",
+    "dogs/e.png",
+    "dogs/f.jpg",
+)
+
+
 @pytest.fixture
 def image_tree(tmp_path):
     """Six good images in two sub-folders, two bad files and a text file."""
     rng = np.random.default_rng(0)
-    for name in (
-        "cats/a.png",
-        "cats/b.jpg",
-        "cats/c.JPEG",
-        "dogs/d.PNG",
-        "dogs/e.png",
-        "dogs/f.jpg",
-    ):
+    for name in GOOD_IMAGES:
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)
         height, width = rng.integers(10, 24, size=2)
@@ -408,14 +411,7 @@ def image_tree(tmp_path):
 
 def test_folder_scan_skips_unreadable_files(image_tree):
     paths, num_skipped = folder.scan(str(image_tree))
-    assert paths == (
-        "cats/a.png",
-        "cats/b.jpg",
-        "cats/c.JPEG",
-        "dogs/d.PNG",
-        "dogs/e.png",
-        "dogs/f.jpg",
-    )
+    assert paths == GOOD_IMAGES
     assert num_skipped == 2
 
 

@@ -1,6 +1,5 @@
 """Mixing functions of amr_tf.mixers (SPEC §3)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -232,15 +231,6 @@ def test_mix_batch_works_inside_tf_function():
         traced(latents, _seed(3)).numpy(),
         mixer.mix_batch(latents, _seed(3)).latents.numpy(), atol=1e-6,
     )
-
-
-@pytest.fixture
-def mixed_float16():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 @pytest.mark.parametrize("name", UNSUPERVISED + ("class_mixer",))

@@ -71,15 +71,6 @@ def _weight_layers(model):
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
 
 
-@pytest.fixture
-def mixed_float16():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 # ----------------------------------------------------------------- shapes
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_encoder_and_decoder_shapes_and_dtypes(case):

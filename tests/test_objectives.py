@@ -197,15 +197,6 @@ class TestUpdatesTouchOnlyTheirOwnNetworks:
             assert len(changed["class_mixer"]) == 6
 
 
-@pytest.fixture
-def mixed_float16():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_updates_under_mixed_float16(kind, mixed_float16):
     """SPEC §7: loss-scaled G and D updates train every network in float16."""

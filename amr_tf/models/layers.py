@@ -1,6 +1,5 @@
 """Building blocks shared by the network families."""
 
-import keras
 from keras import layers
 
 

@@ -88,11 +88,13 @@ class AMR(AdversarialAutoencoder):
     def _gan(self, logits, real, discriminator):
         return losses.gan_loss(logits, real, self.gan_loss, discriminator)
 
-    def _mix(self, latents, batch, seeds, training):
-        """Unsupervised and supervised mixes of `latents` and their decodes.
+    def _mix_and_decode(self, latents, batch, seeds, training):
+        """Mixes `latents` and decodes them with the mixes in one decoder call.
 
-        Returns a dict with the `MixOutput`s under "mix" / "class_mix" and
-        the decoded images under "mix_images" / "class_mix_images".
+        Returns:
+            `(mixes, images)`: the `MixOutput`s under "mix" / "class_mix", and
+            the decoded "reconstruction", "mix" and "class_mix" images (the
+            mixes only when their mixer exists), in that order.
         """
         mixes = {}
         if self.mixer is not None:
@@ -101,66 +103,53 @@ class AMR(AdversarialAutoencoder):
             mixes["class_mix"] = self.class_mixer.mix_batch(
                 latents, seeds.next(), batch["attributes"]
             )
-        if not mixes:
-            return {}
-        names = list(mixes)
-        decoded = self.decoder(
-            tf.concat([mixes[name].latents for name in names], axis=0),
-            training=training,
-        )
-        for name, images in zip(names, tf.split(decoded, len(names))):
-            mixes[f"{name}_images"] = images
-        return mixes
+        names = ["reconstruction", *mixes]
+        codes = [latents] + [mix.latents for mix in mixes.values()]
+        decoded = self.decoder(tf.concat(codes, axis=0), training=training)
+        return mixes, dict(zip(names, tf.split(decoded, len(names))))
 
     def generator_losses(self, batch, seeds):
         inputs = batch["inputs"]
         latents = self.encoder(inputs, training=True)
-        reconstruction = self.decoder(latents, training=True)
-        mixes = self._mix(latents, batch, seeds, training=True)
-
-        fake_names = ["reconstruction"] + [n for n in ("mix", "class_mix")
-                                           if n in mixes]
-        fakes = [reconstruction] + [mixes[f"{n}_images"] for n in fake_names[1:]]
+        mixes, images = self._mix_and_decode(latents, batch, seeds, training=True)
         # D is only read here: training=False leaves its spectral-norm state alone.
-        scores = self.discriminator(tf.concat(fakes, axis=0), training=False)
-        logits = dict(zip(fake_names, tf.split(scores["logits"], len(fakes))))
+        scores = self.discriminator(tf.concat(list(images.values()), axis=0),
+                                    training=False)
+        logits = dict(zip(images, tf.split(scores["logits"], len(images))))
 
         terms = {
             "reconstruction": Term(
                 self.recon_weight,
-                losses.distance(inputs, reconstruction, self.recon_loss)),
+                losses.distance(inputs, images["reconstruction"],
+                                self.recon_loss)),
             "fool_d_reconstruction": Term(
                 1.0, self._gan(logits["reconstruction"], True, False)),
         }
         if "mix" in mixes:
             terms["fool_d_mix"] = Term(1.0, self._gan(logits["mix"], True, False))
         if "class_mix" in mixes:
-            class_mix = mixes["class_mix"]
-            attribute_logits = tf.split(scores["attribute_logits"], len(fakes))[-1]
+            attribute_logits = dict(zip(
+                images, tf.split(scores["attribute_logits"], len(images))))
             terms["fool_d_class_mix"] = Term(
                 1.0, self._gan(logits["class_mix"], True, False))
             terms["class_consistency"] = Term(
                 self.cls_weight,
-                losses.attribute_loss(attribute_logits, class_mix.attributes))
-        if self.consistency_weight:
-            terms.update(self._consistency_terms(mixes))
+                losses.attribute_loss(attribute_logits["class_mix"],
+                                      mixes["class_mix"].attributes))
+        if self.consistency_weight and mixes:
+            terms.update(self._consistency_terms(mixes, images))
         if "class_mix" in mixes and self.mask_sparsity_weight:
             terms["mask_sparsity"] = Term(
                 self.mask_sparsity_weight,
                 mixer_lib.mask_sparsity(mixes["class_mix"].mask))
         return terms
 
-    def _consistency_terms(self, mixes):
+    def _consistency_terms(self, mixes, images):
         """beta * ||h_mix - f(g(h_mix))|| for each kind of mix."""
-        names = [n for n in ("mix", "class_mix") if n in mixes]
-        if not names:
-            return {}
         reencoded = self.encoder(
-            tf.concat([mixes[f"{n}_images"] for n in names], axis=0),
-            training=True,
-        )
+            tf.concat([images[name] for name in mixes], axis=0), training=True)
         terms = {}
-        for name, latents in zip(names, tf.split(reencoded, len(names))):
+        for name, latents in zip(mixes, tf.split(reencoded, len(mixes))):
             term_name = "consistency" if name == "mix" else "class_mix_consistency"
             terms[term_name] = Term(
                 self.consistency_weight,
@@ -169,12 +158,8 @@ class AMR(AdversarialAutoencoder):
 
     def make_fakes(self, batch, seeds):
         latents = self.encoder(batch["inputs"], training=False)
-        mixes = self._mix(latents, batch, seeds, training=False)
-        fakes = {"reconstruction": self.decoder(latents, training=False)}
-        for name in ("mix", "class_mix"):
-            if name in mixes:
-                fakes[name] = mixes[f"{name}_images"]
-        return {name: tf.stop_gradient(images) for name, images in fakes.items()}
+        _, images = self._mix_and_decode(latents, batch, seeds, training=False)
+        return {name: tf.stop_gradient(image) for name, image in images.items()}
 
     def discriminator_losses(self, batch, fakes):
         inputs = batch["inputs"]
