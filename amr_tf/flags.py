@@ -27,8 +27,9 @@ flags.DEFINE_integer("channels", 3, "Image channels for --dataset=folder.")
 flags.DEFINE_bool("celeba_frontal", False,
                   "celeb_a: keep roughly frontal faces only.")
 flags.DEFINE_bool("cache_data", True,
-                  "Keep decoded examples in memory after the first epoch "
-                  "(turn off for datasets larger than RAM, e.g. celeb_a).")
+                  "Keep decoded images in memory after the first epoch (turn "
+                  "off for datasets larger than RAM, e.g. celeb_a; generated "
+                  "datasets are never cached).")
 flags.DEFINE_integer("num_examples", None,
                      "Procedural datasets: number of training examples.")
 

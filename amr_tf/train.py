@@ -9,6 +9,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from amr_tf import flags as train_flags
 from amr_tf import training
@@ -34,6 +35,7 @@ def parse_flags(argv):
 def main(argv):
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # Keras prints the progress.
     config = train_flags.config_from_flags()
     try:
         result = training.train(

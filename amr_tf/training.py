@@ -133,17 +133,19 @@ def make_checkpoint(model):
     return tf.train.Checkpoint(**tracked)
 
 
-def train_dataset(config, iterations_done=0):
+def train_dataset(config, info, iterations_done=0):
     """Batches of `n_critic * batch_size` examples, repeated forever.
 
-    The shuffle seed moves with the iterations already done, so a resumed run
-    does not replay the data order of its first epoch.
+    Decoded images are cached in memory (`--cache_data`); generated datasets
+    are rendered on the fly instead. The shuffle seed moves with the
+    iterations already done, so a resumed run does not replay the data order
+    of its first epoch.
     """
     examples = data_lib.load(config.data, "train")
     return data_lib.make_batches(
         examples, config.batch_size * config.n_critic, shuffle=True,
         seed=config.seed + iterations_done, repeat=True,
-        cache=config.cache_data,
+        cache=config.cache_data and not info.generated,
     )
 
 
@@ -249,7 +251,7 @@ def train(config, flag_text="", structural_flags=()):
     if done < config.steps:
         eval_batch = test_examples(config, 8)
         fit = model.fit(
-            train_dataset(config, done),
+            train_dataset(config, info, done),
             initial_epoch=done // log_every,
             epochs=config.steps // log_every,
             steps_per_epoch=log_every,

@@ -80,7 +80,7 @@ def test_shapes_format_and_label_bits():
     config = data.DataConfig(name="shapes", image_size=16, num_examples=64)
     info = data.get_info(config)
     assert info == data.DatasetInfo(
-        "shapes", (16, 16, 3), ("round", "warm", "large"), 8
+        "shapes", (16, 16, 3), ("round", "warm", "large"), 8, generated=True
     )
     assert info.is_image and info.num_attributes == 3
     examples = _examples(config)
@@ -224,7 +224,7 @@ def test_render_lines_draws_one_stroke_at_the_angle():
 def test_lines_dataset():
     config = data.DataConfig(name="lines", image_size=16, num_examples=32)
     info = data.get_info(config)
-    assert info == data.DatasetInfo("lines", (16, 16, 1), (), 0)
+    assert info == data.DatasetInfo("lines", (16, 16, 1), (), 0, generated=True)
     examples = _examples(config)
     _check_format(examples, info, 32)
     assert (examples["label"] == -1).all()
@@ -548,3 +548,14 @@ def test_folder_without_usable_images(tmp_path):
         data.get_info(data.DataConfig(name="folder", data_dir=str(tmp_path)))
     with pytest.raises(UsageError, match="data_dir"):
         data.get_info(data.DataConfig(name="folder"))
+
+
+@pytest.mark.parametrize("name", ["shapes", "spiral", "lines"])
+def test_procedural_datasets_are_marked_generated(name):
+    assert data.get_info(data.DataConfig(name=name)).generated
+
+
+def test_image_datasets_are_not_marked_generated(image_tree, mock_tfds):
+    config = data.DataConfig(name="folder", data_dir=str(image_tree))
+    assert not data.get_info(config).generated
+    assert not data.get_info(data.DataConfig(name="mnist")).generated

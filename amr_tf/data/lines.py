@@ -30,6 +30,8 @@ def info(config):
         input_shape=(size, size, 1),
         attribute_names=(),
         num_classes=0,
+
+        generated=True,
     )
 
 

@@ -74,12 +74,15 @@ class DatasetInfo:
         input_shape: `(H, W, C)` for images, `(2,)` for spiral.
         attribute_names: Names of the binary attributes, () when none.
         num_classes: Number of classes of the integer label, 0 when none.
+        generated: whether examples are rendered on the fly from their index
+            (shapes, spiral, lines): cheap to recompute, so not worth caching.
     """
 
     name: str
     input_shape: tuple[int, ...]
     attribute_names: tuple[str, ...]
     num_classes: int
+    generated: bool = False
 
     @property
     def is_image(self):

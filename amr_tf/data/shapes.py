@@ -51,6 +51,8 @@ def info(config):
         input_shape=(size, size, 3),
         attribute_names=attributes,
         num_classes=2 ** len(ATTRIBUTE_NAMES),
+
+        generated=True,
     )
 
 

@@ -35,7 +35,11 @@ def info(config):
         )
     registry.select_attributes(config, (), (), "spiral")
     return registry.DatasetInfo(
-        name="spiral", input_shape=(2,), attribute_names=(), num_classes=0
+        name="spiral",
+        input_shape=(2,),
+        attribute_names=(),
+        num_classes=0,
+        generated=True,
     )
 
 
