@@ -20,6 +20,7 @@ every image sits directly inside one of two or more sub-folders of
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import os
 
@@ -126,8 +127,13 @@ def _looks_like_image(path):
         return False
 
 
+@functools.lru_cache(maxsize=8)
 def _catalog(config):
-    """Scans `config.data_dir`, reads the CSV and validates the config."""
+    """Scans `config.data_dir`, reads the CSV and validates the config.
+
+    Cached per config: validation and the train and test splits of one run
+    share a single scan of a possibly large folder.
+    """
     if config.data_dir is None:
         raise UsageError(
             "dataset folder needs data_dir: set it to a folder of images"
