@@ -39,7 +39,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.manager = manager
 
     def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=int(self.model.iterations))
+        self.manager.save(checkpoint_number=self.model.completed_iterations())
 
 
 class Summaries(keras.callbacks.Callback):
@@ -55,7 +55,7 @@ class Summaries(keras.callbacks.Callback):
         self.seed = seed
 
     def on_epoch_end(self, epoch, logs=None):
-        step = int(self.model.iterations)
+        step = self.model.completed_iterations()
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
                 tf.summary.scalar(name, float(value))

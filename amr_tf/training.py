@@ -210,7 +210,7 @@ def write_figure(model, config, info):
     path = os.path.join(config.model_dir, INTERPOLATION_FIGURE)
     visualize.save_interpolation_figure(
         path, rows, ["pixel", label],
-        title=f"{info.name}: {int(model.iterations)} iterations")
+        title=f"{info.name}: {model.completed_iterations()} iterations")
     return path
 
 
@@ -243,10 +243,10 @@ def train(config, flag_text="", structural_flags=()):
     if manager.latest_checkpoint:
         manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f"Resumed from {manager.latest_checkpoint} at iteration "
-              f"{int(model.iterations)}.")
+              f"{model.completed_iterations()}.")
 
     log_every = min(config.log_every, config.steps)
-    done = int(model.iterations)
+    done = model.completed_iterations()
     history = {}
     if done < config.steps:
         eval_batch = test_examples(config, 8)
@@ -267,4 +267,4 @@ def train(config, flag_text="", structural_flags=()):
         )
         history = fit.history
     figure_path = write_figure(model, config, info)
-    return TrainResult(model, int(model.iterations), figure_path, history)
+    return TrainResult(model, model.completed_iterations(), figure_path, history)

@@ -377,3 +377,18 @@ def test_logged_terms_with_class_mixer(trained_on_shapes):
             "d_real_attributes"} <= keys
     assert all(np.all(np.isfinite(values))
                for values in trained_on_shapes.history.values())
+
+
+def test_fits_under_a_mirrored_strategy():
+    # Keras builds the model by calling it on a training batch (a dict), and
+    # the iteration counter becomes a MirroredVariable.
+    strategy = tf.distribute.MirroredStrategy(["CPU:0"])
+    with strategy.scope():
+        model = _objective("amr_class_mixer", n_critic=2)
+    history = model.fit(_batches(_examples(16), BATCH * 2), steps_per_epoch=2,
+                        epochs=1, verbose=0)
+    assert model.completed_iterations() == 2
+    assert int(model.discriminator_optimizer.iterations.numpy()) == 4
+    assert all(np.isfinite(values[-1]) for values in history.history.values())
+    reconstructions = model({"inputs": _examples(2)["inputs"]})
+    assert reconstructions.shape == (2,) + IMAGE_SHAPE

@@ -101,6 +101,11 @@ class AdversarialAutoencoder(keras.Model):
 
     # ------------------------------------------------------------------ model
     def call(self, inputs, training=False):
+        """Reconstructions g(f(x)) of images, or of an example dict's
+        `"inputs"` (Keras builds a model under a distribution strategy by
+        calling it on a training batch)."""
+        if isinstance(inputs, dict):
+            inputs = inputs["inputs"]
         return self.decoder(self.encoder(inputs, training=training),
                             training=training)
 
@@ -131,6 +136,14 @@ class AdversarialAutoencoder(keras.Model):
     def iterations(self):
         """Completed training iterations (generator updates)."""
         return self.generator_optimizer.iterations
+
+    def completed_iterations(self):
+        """`iterations` as a Python int, also under a distribution strategy."""
+        return int(self.iterations.numpy())
+
+    def build(self, input_shape):
+        # The networks are functional models, built when constructed.
+        self.built = True
 
     @property
     def metrics(self):
