@@ -90,7 +90,8 @@ def _batches(examples, batch_size):
 
 def _fit(model, examples, steps):
     history = model.fit(_batches(examples, BATCH * model.n_critic),
-                        steps_per_epoch=steps, epochs=1, verbose=0)
+                        steps_per_epoch=steps, epochs=1, shuffle=False,
+                        verbose=0)
     return {name: values[-1] for name, values in history.history.items()}
 
 
@@ -315,7 +316,7 @@ def test_arae_iteration_logs_losses_of_the_pre_step_networks():
         layer.kernel.assign(kernel)
 
     history = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1,
-                        steps_per_epoch=1, verbose=0).history
+                        steps_per_epoch=1, shuffle=False, verbose=0).history
     logged = {name: values[-1] for name, values in history.items()}
 
     updated_logits = discriminator(reconstruction)["logits"].numpy()
@@ -359,7 +360,8 @@ def trained_on_shapes():
         return float(np.abs(test_images - model(test_images)).mean())
 
     before = reconstruction_error()
-    history = model.fit(batches, steps_per_epoch=60, epochs=1, verbose=0)
+    history = model.fit(batches, steps_per_epoch=60, epochs=1, shuffle=False,
+                        verbose=0)
     return types.SimpleNamespace(model=model, history=history.history,
                                  before=before, after=reconstruction_error())
 
@@ -386,7 +388,7 @@ def test_fits_under_a_mirrored_strategy():
     with strategy.scope():
         model = _objective("amr_class_mixer", n_critic=2)
     history = model.fit(_batches(_examples(16), BATCH * 2), steps_per_epoch=2,
-                        epochs=1, verbose=0)
+                        epochs=1, shuffle=False, verbose=0)
     assert model.completed_iterations() == 2
     assert int(model.discriminator_optimizer.iterations.numpy()) == 4
     assert all(np.isfinite(values[-1]) for values in history.history.values())
