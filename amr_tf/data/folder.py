@@ -99,8 +99,9 @@ def scan(root):
     """
     if not os.path.isdir(root):
         raise UsageError(
-            f"image folder {root} does not exist: set data_dir to a folder of "
-            ".jpg/.png images"
+            f"image folder {root} does not exist: put .jpg/.png images there "
+            "(for configs/zappos.cfg, unpack UT Zappos50K's "
+            "ut-zap50k-images-square there) or pass --data_dir"
         )
     paths, num_skipped = [], 0
     for folder, _, filenames in os.walk(root):
