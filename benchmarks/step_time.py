@@ -13,7 +13,6 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
-from amr_tf import data as data_lib
 from amr_tf import flags as train_flags
 from amr_tf import seeds as seed_lib
 from amr_tf import training
