@@ -297,17 +297,6 @@ def test_make_batches_rejects_bad_batch_sizes():
 # TFDS datasets, mocked: tfds.testing.mock_data does not mock is_prepared().
 
 
-@pytest.fixture
-def mock_tfds(monkeypatch):
-    monkeypatch.setattr(
-        tfds.core.DatasetBuilder, "is_prepared", lambda self: True
-    )
-    with tfds.testing.mock_data(
-        num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE
-    ):
-        yield
-
-
 def test_mnist(mock_tfds):
     config = data.DataConfig(name="mnist")
     info = data.get_info(config)

@@ -171,3 +171,21 @@ def test_train_in_process_lowers_reconstruction_loss(tmp_path):
     assert result.iterations == 60 and len(losses) == 3
     assert losses[-1] < 0.7 * losses[0]
     assert np.all(np.isfinite(result.history["d_total"]))
+
+
+def test_celeba_config_trains_on_mocked_tfds_with_the_class_mixer(
+        mock_tfds, tmp_path):
+    values = parse([
+        "--flagfile=configs/celeba.cfg", "--image_size=16", "--width=4",
+        "--latent_size=4", "--latent_channels=8", "--batch_size=4",
+        "--n_critic=1", "--steps=2", "--log_every=2", "--noceleba_frontal",
+        "--interpolation_pairs=2", "--interpolation_steps=3",
+        f"--model_dir={tmp_path}",
+    ])
+    result = training.train(train_flags.config_from_flags(values))
+    assert result.iterations == 2
+    for name in ("g_class_consistency", "g_fool_d_class_mix",
+                 "g_class_mix_consistency", "d_real_attributes"):
+        assert np.isfinite(result.history[name][-1]), name
+    assert result.model.discriminator.output["attribute_logits"].shape[-1] == 3
+    assert (tmp_path / "interpolation.png").exists()
