@@ -189,3 +189,29 @@ def test_celeba_config_trains_on_mocked_tfds_with_the_class_mixer(
         assert np.isfinite(result.history[name][-1]), name
     assert result.model.discriminator.output["attribute_logits"].shape[-1] == 3
     assert (tmp_path / "interpolation.png").exists()
+
+
+def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "shoes"
+    rows = ["filename,boot,black"]
+    for index in range(24):
+        name = f"{'boots' if index % 2 else 'sandals'}/{index}.png"
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        image = rng.integers(0, 256, size=(20, 24, 3), dtype=np.uint8)
+        tf.io.write_file(str(root / name), tf.io.encode_png(image))
+        rows.append(f"{name},{index % 2},{(index // 2) % 2}")
+    (root / "broken.png").write_bytes(b"not a png")
+    csv_path = tmp_path / "attributes.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    values = parse([
+        "--flagfile=configs/zappos.cfg", f"--data_dir={root}",
+        f"--attributes_csv={csv_path}", "--mixer=class_mixer",
+        "--image_size=16", "--width=4", "--latent_size=4",
+        "--latent_channels=8", "--batch_size=4", "--n_critic=2", "--steps=2",
+        "--log_every=2", "--interpolation_pairs=1", f"--model_dir={tmp_path / 'run'}",
+    ])
+    result = training.train(train_flags.config_from_flags(values))
+    assert result.iterations == 2
+    assert np.isfinite(result.history["d_real_attributes"][-1])
+    assert result.model.discriminator.output["attribute_logits"].shape[-1] == 2
