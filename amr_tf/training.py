@@ -149,10 +149,17 @@ def train_dataset(config, info, iterations_done=0):
     )
 
 
-def test_examples(config, count):
-    """The first `count` test examples as a dict of NumPy arrays."""
-    examples = data_lib.load(config.data, "test").batch(count).take(1)
-    return {key: np.asarray(value) for key, value in next(iter(examples)).items()}
+def held_out_examples(config, count):
+    """`count` examples for figures and summaries, as NumPy arrays.
+
+    The first `count` test examples; training examples when the test split is
+    smaller (a small image folder can have a test split of one image).
+    """
+    for split in ("test", "train"):
+        batch = next(iter(data_lib.load(config.data, split).batch(count)))
+        if len(batch["inputs"]) == count:
+            break
+    return {key: np.asarray(value) for key, value in batch.items()}
 
 
 def check_resume_flags(model_dir, flag_text, structural_flags):
@@ -190,16 +197,16 @@ def write_figure(model, config, info):
     Points (spiral): decoded random mixes over the data.
     """
     if not info.is_image:
-        examples = test_examples(config, 1024)
+        examples = held_out_examples(config, 1024)
         mixes = inference.random_mixes(model, examples["inputs"], config.seed)
         path = os.path.join(config.model_dir, POINT_MIXES_FIGURE)
         visualize.save_point_mixes_figure(
             path, examples["inputs"], mixes,
             title=f"{config.objective} {config.mixer}: decoded mixes")
         return path
-    pairs = config.interpolation_pairs
-    inputs = test_examples(config, 2 * pairs)["inputs"]
-    images_a, images_b = inputs[:pairs], inputs[pairs:]
+    inputs = held_out_examples(config, 2 * config.interpolation_pairs)["inputs"]
+    pairs = len(inputs) // 2
+    images_a, images_b = inputs[:pairs], inputs[pairs:2 * pairs]
     alphas = np.linspace(1.0, 0.0, config.interpolation_steps)
     rows = np.stack([
         visualize.pixel_interpolation(images_a, images_b, alphas),
@@ -249,7 +256,7 @@ def train(config, flag_text="", structural_flags=()):
     done = model.completed_iterations()
     history = {}
     if done < config.steps:
-        eval_batch = test_examples(config, 8)
+        eval_batch = held_out_examples(config, 8)
         fit = model.fit(
             train_dataset(config, info, done),
             initial_epoch=done // log_every,

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from amr_tf import data
 from amr_tf import flags as train_flags
 from amr_tf import training
 from amr_tf.errors import UsageError
@@ -209,9 +210,15 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
         f"--attributes_csv={csv_path}", "--mixer=class_mixer",
         "--image_size=16", "--width=4", "--latent_size=4",
         "--latent_channels=8", "--batch_size=4", "--n_critic=2", "--steps=2",
-        "--log_every=2", "--interpolation_pairs=1", f"--model_dir={tmp_path / 'run'}",
+        "--log_every=2", "--interpolation_pairs=3", f"--model_dir={tmp_path / 'run'}",
     ])
     result = training.train(train_flags.config_from_flags(values))
     assert result.iterations == 2
     assert np.isfinite(result.history["d_real_attributes"][-1])
     assert result.model.discriminator.output["attribute_logits"].shape[-1] == 2
+    # The test split holds fewer than the 6 images of 3 pairs: the figure
+    # takes training images instead of drawing empty rows.
+    config = train_flags.config_from_flags(values)
+    assert len(list(data.load(config.data, "test"))) < 6
+    assert training.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
+    assert (tmp_path / "run" / "interpolation.png").exists()
