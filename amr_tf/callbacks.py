@@ -20,14 +20,15 @@ class Throughput(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
-        if logs is not None:
-            logs["steps_per_sec"] = self._steps / max(
-                time.perf_counter() - self._start, 1e-9)
+        self._report(logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        self._report(logs)
+
+    def _report(self, logs):
         if logs is not None and self._steps:
-            logs["steps_per_sec"] = self._steps / max(
-                time.perf_counter() - self._start, 1e-9)
+            elapsed = max(time.perf_counter() - self._start, 1e-9)
+            logs["steps_per_sec"] = self._steps / elapsed
 
 
 class Checkpoint(keras.callbacks.Callback):

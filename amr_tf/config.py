@@ -44,5 +44,10 @@ class TrainConfig:
     interpolation_steps: int = 8
 
     @property
+    def steps_per_log(self):
+        """Iterations per Keras epoch: `log_every`, at most `steps`."""
+        return min(self.log_every, self.steps)
+
+    @property
     def uses_class_mixer(self):
         return self.objective == "amr" and self.mixer == "class_mixer"

@@ -47,7 +47,7 @@ def validate(config):
     for name in ("batch_size", "steps", "n_critic", "log_every"):
         if getattr(config, name) < 1:
             raise UsageError(f"--{name} must be >= 1, got {getattr(config, name)}")
-    if config.steps % min(config.log_every, config.steps):
+    if config.steps % config.steps_per_log:
         raise UsageError(f"--steps={config.steps} must be a multiple of "
                          f"--log_every={config.log_every}")
     info = data_lib.get_info(config.data)
@@ -252,7 +252,7 @@ def train(config, flag_text="", structural_flags=()):
         print(f"Resumed from {manager.latest_checkpoint} at iteration "
               f"{model.completed_iterations()}.")
 
-    log_every = min(config.log_every, config.steps)
+    log_every = config.steps_per_log
     done = model.completed_iterations()
     history = {}
     if done < config.steps:
