@@ -5,31 +5,14 @@ Bad flags or data exit with status 2 and a one-line `error: ...` message
 before any training starts.
 """
 
-import sys
-
 from absl import app
-from absl import flags
 from absl import logging
 
 from amr_tf import flags as train_flags
 from amr_tf import training
+from amr_tf.cli import fail
+from amr_tf.cli import parse_flags
 from amr_tf.errors import UsageError
-
-USAGE_EXIT_CODE = 2
-
-
-def fail(message):
-    """Prints a one-line error and exits with the usage status."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_EXIT_CODE)
-
-
-def parse_flags(argv):
-    """absl's parser, but bad flags exit 2 with one line, like bad data."""
-    try:
-        return train_flags.FLAGS(argv)
-    except flags.Error as error:
-        fail(str(error).splitlines()[0])
 
 
 def main(argv):
@@ -50,6 +33,9 @@ def main(argv):
     print(f"  checkpoints: {config.model_dir}/checkpoints")
     print(f"  tensorboard: tensorboard --logdir {config.model_dir}/tensorboard")
     print(f"  flags:       {config.model_dir}/{training.FLAGFILE}")
+    if result.export_path:
+        print(f"  export:      {result.export_path} (serve with python -m "
+              f"amr_tf.serving.server --model_base_path={config.export_path})")
 
 
 def run():
