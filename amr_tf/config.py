@@ -42,11 +42,18 @@ class TrainConfig:
     keep_checkpoints: int = 3
     interpolation_pairs: int = 6
     interpolation_steps: int = 8
+    export: bool = True
+    export_base: str | None = None
 
     @property
     def steps_per_log(self):
         """Iterations per Keras epoch: `log_every`, at most `steps`."""
         return min(self.log_every, self.steps)
+
+    @property
+    def export_path(self):
+        """The TF Serving model base path exports go to."""
+        return self.export_base or f"{self.model_dir}/export"
 
     @property
     def uses_class_mixer(self):

@@ -89,6 +89,11 @@ flags.DEFINE_integer("log_every", 100,
 flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
 flags.DEFINE_integer("interpolation_pairs", 6, "Pairs in the final figure.")
 flags.DEFINE_integer("interpolation_steps", 8, "Columns in the final figure.")
+flags.DEFINE_bool("export", True,
+                  "Export the serving SavedModel when training ends.")
+flags.DEFINE_string("export_base", None,
+                    "TF Serving model base path: versions are written to "
+                    "<export_base>/<training step>; default <model_dir>/export.")
 
 FLAGS = flags.FLAGS
 
@@ -149,6 +154,8 @@ def config_from_flags(values=FLAGS):
         keep_checkpoints=values.keep_checkpoints,
         interpolation_pairs=values.interpolation_pairs,
         interpolation_steps=values.interpolation_steps,
+        export=values.export,
+        export_base=values.export_base,
     )
 
 

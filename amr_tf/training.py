@@ -10,12 +10,14 @@ import tensorflow as tf
 
 from amr_tf import callbacks as callbacks_lib
 from amr_tf import data as data_lib
+from amr_tf import export as export_lib
 from amr_tf import inference
 from amr_tf import mixers as mixer_lib
 from amr_tf import models
 from amr_tf import objectives
 from amr_tf import visualize
 from amr_tf.errors import UsageError
+from amr_tf.serving.repository import list_versions
 
 FLAGFILE = "flags.txt"
 INTERPOLATION_FIGURE = "interpolation.png"
@@ -24,12 +26,14 @@ POINT_MIXES_FIGURE = "mixes.png"
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a run wrote: the model, its iteration count and the figure."""
+    """What a run wrote: the model, its iteration count, the figure and the
+    serving export (None with `--noexport`)."""
 
     model: objectives.AdversarialAutoencoder
     iterations: int
     figure_path: str
     history: dict
+    export_path: str | None = None
 
 
 def validate(config):
@@ -225,7 +229,9 @@ def train(config, flag_text="", structural_flags=()):
     """Trains (or resumes) a model as configured; the CLI's whole job.
 
     Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
-    `tensorboard/` and the final figure.
+    `tensorboard/` and the final figure; then, unless `config.export` is
+    off, the serving SavedModel `<config.export_path>/<iterations>` (kept as
+    it is when that version exists already).
 
     Args:
         config: a `TrainConfig`.
@@ -274,4 +280,12 @@ def train(config, flag_text="", structural_flags=()):
         )
         history = fit.history
     figure_path = write_figure(model, config, info)
-    return TrainResult(model, model.completed_iterations(), figure_path, history)
+    iterations = model.completed_iterations()
+    export_path = None
+    if config.export:
+        export_path = os.path.join(config.export_path, str(iterations))
+        if iterations not in list_versions(config.export_path):
+            export_lib.export_saved_model(model, config, info,
+                                          config.export_path, iterations,
+                                          flag_text)
+    return TrainResult(model, iterations, figure_path, history, export_path)

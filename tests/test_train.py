@@ -69,6 +69,8 @@ def test_cli_writes_checkpoints_summaries_flags_and_figure(trained_run):
     assert str(model_dir / "interpolation.png") in first.stdout
     png = (model_dir / "interpolation.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert (model_dir / "export" / "4" / "saved_model.pb").exists()
+    assert f"export:      {model_dir / 'export' / '4'}" in first.stdout
     flag_lines = (model_dir / "flags.txt").read_text().splitlines()
     assert "--width=4" in flag_lines and "--dataset=shapes" in flag_lines
     tags = event_tags(model_dir / "tensorboard")
@@ -87,6 +89,7 @@ def test_cli_resumes_from_the_checkpoint_and_continues_the_count(trained_run):
     assert checkpoints.model_checkpoint_path.endswith("ckpt-6")
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
+    assert sorted(os.listdir(model_dir / "export")) == ["4", "6"]
     # Summaries continue after the resume: iterations 2, 4 then 6.
     assert event_tags(model_dir / "tensorboard")["g_total"] == 3
 

@@ -1,0 +1,46 @@
+"""Export a trained run for TF Serving.
+
+    python -m amr_tf.export --model_dir=runs/shapes --export_base=export/models/amr
+
+writes `<export_base>/<version>/` (version: the training step unless
+`--export_version` is given) from the run's latest checkpoint. Existing
+versions are never overwritten; a failed export leaves no version folder.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from amr_tf import export as export_lib
+from amr_tf import flags as train_flags
+from amr_tf import restore
+from amr_tf.cli import fail
+from amr_tf.cli import parse_flags
+from amr_tf.errors import UsageError
+
+flags.DEFINE_integer("export_version", None,
+                     "Version folder to write; default the training step.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    values = train_flags.FLAGS
+    if not values["model_dir"].present:
+        fail("--model_dir is required: the folder of a training run")
+    try:
+        run = restore.load_trained(values.model_dir)
+        export_base = values.export_base or run.config.export_path
+        path = export_lib.export_saved_model(
+            run.model, run.config, run.info, export_base,
+            values.export_version, run.flag_text)
+    except UsageError as error:
+        fail(error)
+    print(f"Exported {path}")
+    print(f"  signatures: {', '.join(export_lib.read_metadata(path)['signatures'])}")
+    print(f"  serve:      python -m amr_tf.serving.server --model_base_path={export_base}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,117 @@
+"""Writing a trained model as a TF Serving SavedModel version folder.
+
+    <export_base>/<version>/saved_model.pb
+                           /variables/
+                           /assets/amr_metadata.json
+
+The folder appears atomically: the SavedModel is written into a hidden
+staging folder beside it, loaded back to check it, then renamed into place.
+TF Serving loads only folders with integer names, so a crash at any point
+leaves nothing it would try to serve.
+"""
+
+import json
+import os
+import tempfile
+import uuid
+
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+from amr_tf.export.signatures import ServingModule
+
+METADATA_ASSET = "amr_metadata.json"
+METADATA_FORMAT = "amr_tf.export/1"
+
+
+def model_metadata(module, config, info, version, training_step,
+                   flag_text=""):
+    """What a client needs to know about an export, as a JSON-able dict."""
+    return {
+        "format": METADATA_FORMAT,
+        "version": version,
+        "training_step": training_step,
+        "dataset": info.name,
+        "input_shape": list(info.input_shape),
+        "latent_shape": list(config.arch.latent_shape(info.input_shape)),
+        "value_range": [-1.0, 1.0],
+        "attribute_names": list(info.attribute_names),
+        "objective": config.objective,
+        "mixer": module.mixer.name,
+        "signatures": sorted(module.signatures()),
+        "flags": flag_text,
+    }
+
+
+def version_path(export_base, version):
+    return os.path.join(export_base, str(version))
+
+
+def export_saved_model(model, config, info, export_base, version=None,
+                       flag_text=""):
+    """Exports `model`'s serving signatures as `<export_base>/<version>`.
+
+    Args:
+        model: a trained `AdversarialAutoencoder`.
+        config: its `TrainConfig`.
+        info: its dataset's `DatasetInfo`.
+        export_base: the model base path TF Serving watches.
+        version: integer version; default the training step.
+        flag_text: the run's flags, stored in the metadata.
+
+    Returns:
+        The path of the new version folder.
+
+    Raises:
+        UsageError: the version is not a positive integer or already exists
+            (versions are immutable; existing ones are never touched).
+    """
+    if version is None:
+        version = model.completed_iterations()
+    if not isinstance(version, int) or version < 1:
+        raise UsageError(f"export version must be a positive integer, got {version!r}")
+    final_path = version_path(export_base, version)
+    if tf.io.gfile.exists(final_path):
+        raise UsageError(f"{final_path} already exists: export versions are "
+                         "immutable, pass another --export_version")
+    tf.io.gfile.makedirs(export_base)
+    staging_path = os.path.join(export_base, f".{version}.staging-{uuid.uuid4().hex}")
+    module = ServingModule(model, info.input_shape,
+                           config.arch.latent_shape(info.input_shape))
+    metadata = model_metadata(module, config, info, version,
+                              model.completed_iterations(), flag_text)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            metadata_file = os.path.join(scratch, METADATA_ASSET)
+            with open(metadata_file, "w") as stream:
+                json.dump(metadata, stream, indent=2)
+            module.metadata = tf.saved_model.Asset(metadata_file)
+            tf.saved_model.save(module, staging_path,
+                                signatures=module.signatures())
+        _check_loadable(staging_path, metadata["signatures"])
+        tf.io.gfile.rename(staging_path, final_path)
+    except BaseException:
+        _remove(staging_path)
+        raise
+    return final_path
+
+
+def _check_loadable(path, signature_names):
+    """Loads the SavedModel at `path`; raises if a signature is missing."""
+    loaded = tf.saved_model.load(path)
+    missing = set(signature_names) - set(loaded.signatures)
+    if missing:
+        raise RuntimeError(f"export lost signatures {sorted(missing)}")
+
+
+def _remove(path):
+    if tf.io.gfile.exists(path):
+        tf.io.gfile.rmtree(path)
+
+
+def read_metadata(export_dir):
+    """The metadata dict of one exported version folder."""
+    path = os.path.join(export_dir, "assets", METADATA_ASSET)
+    with tf.io.gfile.GFile(path) as stream:
+        return json.load(stream)
+

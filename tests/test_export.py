@@ -1,0 +1,292 @@
+"""Export: signatures, values against Keras, metadata, atomic writes, CLI."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from amr_tf import export as export_lib
+from amr_tf import mixers as mixer_lib
+from amr_tf import restore
+from amr_tf import training
+from amr_tf.errors import UsageError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE_SHAPE = (16, 16, 3)
+LATENT_SHAPE = (4, 4, 4)
+SIGNATURE_KEYS = {
+    "encode": ({"images"}, {"latents"}),
+    "decode": ({"latents"}, {"images"}),
+    "reconstruct": ({"images"}, {"images"}),
+    "mix": ({"images_a", "images_b", "alpha"}, {"images", "latents"}),
+    "serving_default": ({"images_a", "images_b", "alpha"}, {"images", "latents"}),
+    "mix_latents": ({"latents_a", "latents_b", "alpha"}, {"images", "latents"}),
+    "mix_bernoulli": ({"images_a", "images_b", "mask"}, {"images"}),
+    "mix_attributes": ({"images_a", "images_b", "attributes"}, {"images", "mask"}),
+}
+
+
+def _requests(batch=3, seed=0):
+    """Fixed inputs of every signature, as float32 NumPy arrays."""
+    rng = np.random.default_rng(seed)
+    images_a, images_b = rng.uniform(-1, 1, (2, batch, *IMAGE_SHAPE)).astype(np.float32)
+    latents_a, latents_b = rng.normal(size=(2, batch, *LATENT_SHAPE)).astype(np.float32)
+    alpha = np.linspace(0.0, 1.0, batch, dtype=np.float32)
+    pair = {"images_a": images_a, "images_b": images_b}
+    return {
+        "encode": {"images": images_a},
+        "decode": {"latents": latents_a},
+        "reconstruct": {"images": images_a},
+        "mix": {**pair, "alpha": alpha},
+        "mix_latents": {"latents_a": latents_a, "latents_b": latents_b,
+                        "alpha": alpha},
+        "mix_bernoulli": {**pair, "mask": (rng.uniform(size=(batch, 4)) < 0.5)
+                          .astype(np.float32)},
+        "mix_attributes": {**pair, "attributes": rng.uniform(size=(batch, 3))
+                           .astype(np.float32)},
+    }
+
+
+def _keras_outputs(model, name, inputs):
+    """What each signature must return, computed with the Keras networks."""
+    encode = lambda images: np.asarray(model.encoder(images, training=False))
+    decode = lambda latents: np.asarray(model.decoder(latents, training=False))
+
+    def mixed(latents_a, latents_b, mask):
+        latents = np.asarray(mixer_lib.blend(latents_a, latents_b, mask))
+        return {"images": decode(latents), "latents": latents}
+
+    if name == "encode":
+        return {"latents": encode(inputs["images"])}
+    if name == "decode":
+        return {"images": decode(inputs["latents"])}
+    if name == "reconstruct":
+        return {"images": decode(encode(inputs["images"]))}
+    if name in ("mix", "mix_latents"):
+        latents_a, latents_b = (
+            (encode(inputs["images_a"]), encode(inputs["images_b"]))
+            if name == "mix" else (inputs["latents_a"], inputs["latents_b"]))
+        mask = model.mixer.fixed_mask(tf.constant(latents_a), inputs["alpha"])
+        return mixed(latents_a, latents_b, mask)
+    latents_a, latents_b = encode(inputs["images_a"]), encode(inputs["images_b"])
+    if name == "mix_bernoulli":
+        mask = inputs["mask"][:, None, None, :]
+        return {"images": mixed(latents_a, latents_b, mask)["images"]}
+    mask = np.asarray(model.class_mixer.probabilities(inputs["attributes"]))
+    images = mixed(latents_a, latents_b, mask[:, None, None, :])["images"]
+    return {"images": images, "mask": mask}
+
+
+def test_training_exports_every_signature_with_its_keys(tiny_run):
+    assert tiny_run.export_path == os.path.join(tiny_run.model_dir, "export", "2")
+    loaded = tf.saved_model.load(tiny_run.export_path)
+    assert set(loaded.signatures) == set(SIGNATURE_KEYS)
+    for name, (inputs, outputs) in SIGNATURE_KEYS.items():
+        function = loaded.signatures[name]
+        specs = function.structured_input_signature[1]
+        assert set(specs) == inputs, name
+        assert set(function.structured_outputs) == outputs, name
+        for key, spec in specs.items():
+            assert spec.dtype == tf.float32 and spec.shape[0] is None, (name, key)
+        for key, spec in function.structured_outputs.items():
+            assert spec.dtype == tf.float32, (name, key)
+    mix_inputs = loaded.signatures["mix"].structured_input_signature[1]
+    assert mix_inputs["images_a"].shape.as_list() == [None, *IMAGE_SHAPE]
+    assert mix_inputs["alpha"].shape.as_list() == [None]
+    bernoulli = loaded.signatures["mix_bernoulli"].structured_input_signature[1]
+    assert bernoulli["mask"].shape.as_list() == [None, LATENT_SHAPE[-1]]
+
+
+def test_saved_model_cli_lists_the_mix_signature(tiny_run):
+    cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
+    result = subprocess.run(
+        [str(cli), "show", "--dir", tiny_run.export_path, "--tag_set", "serve",
+         "--signature_def", "mix"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for key in ("inputs['images_a']", "inputs['images_b']", "inputs['alpha']",
+                "outputs['images']", "outputs['latents']"):
+        assert key in result.stdout
+    assert "shape: (-1, 16, 16, 3)" in result.stdout
+
+
+def test_signatures_reproduce_keras_in_a_process_without_amr_tf(tiny_run, tmp_path):
+    requests = _requests()
+    np.savez(tmp_path / "requests.npz",
+             **{f"{name}/{key}": value for name, inputs in requests.items()
+                for key, value in inputs.items()})
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        export_path, folder = sys.argv[1:]
+        loaded = tf.saved_model.load(export_path)
+        requests = np.load(folder + "/requests.npz")
+        outputs = {}
+        for entry in requests.files:
+            name, key = entry.split("/")
+            outputs.setdefault(name, {})[key] = requests[entry]
+        results = {}
+        for name, inputs in outputs.items():
+            for key, value in loaded.signatures[name](**inputs).items():
+                results[f"{name}/{key}"] = value.numpy()
+        np.savez(folder + "/outputs.npz", **results)
+        assert not any(module.startswith("amr_tf") for module in sys.modules)
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script, tiny_run.export_path, str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(tmp_path / "outputs.npz")
+    for name, inputs in requests.items():
+        expected = _keras_outputs(tiny_run.model, name, inputs)
+        for key, value in expected.items():
+            got = served[f"{name}/{key}"]
+            assert got.dtype == np.float32 and got.shape == value.shape
+            np.testing.assert_allclose(got, value, atol=1e-5, err_msg=f"{name}/{key}")
+
+
+def test_alpha_one_decodes_a_and_alpha_zero_decodes_b(tiny_run):
+    loaded = tf.saved_model.load(tiny_run.export_path)
+    inputs = _requests()["mix"]
+    reconstruct = loaded.signatures["reconstruct"]
+    for alpha, source in ((1.0, "images_a"), (0.0, "images_b")):
+        mixed = loaded.signatures["mix"](
+            images_a=inputs["images_a"], images_b=inputs["images_b"],
+            alpha=tf.fill([3], alpha))["images"]
+        expected = reconstruct(images=inputs[source])["images"]
+        np.testing.assert_allclose(mixed, expected, atol=1e-6)
+    # Bernoulli mixing keeps round(alpha * C) channels of a at alpha = 0.5.
+    latents = loaded.signatures["mix"](
+        images_a=inputs["images_a"], images_b=inputs["images_b"],
+        alpha=tf.fill([3], 0.5))["latents"]
+    latents_a = loaded.signatures["encode"](images=inputs["images_a"])["latents"]
+    from_a = np.all(np.isclose(latents, latents_a), axis=(0, 1, 2))
+    assert from_a.sum() == 2
+
+
+def test_metadata_asset_describes_the_model(tiny_run):
+    metadata = export_lib.read_metadata(tiny_run.export_path)
+    assert metadata["format"] == "amr_tf.export/1"
+    assert (metadata["version"], metadata["training_step"]) == (2, 2)
+    assert metadata["input_shape"] == list(IMAGE_SHAPE)
+    assert metadata["latent_shape"] == list(LATENT_SHAPE)
+    assert metadata["value_range"] == [-1.0, 1.0]
+    assert metadata["attribute_names"] == ["round", "warm", "large"]
+    assert (metadata["objective"], metadata["mixer"]) == ("amr", "bernoulli")
+    assert set(metadata["signatures"]) == set(SIGNATURE_KEYS)
+    assert restore.config_from_flag_text(metadata["flags"]) == tiny_run.config
+    loaded = tf.saved_model.load(tiny_run.export_path)
+    with open(loaded.metadata.asset_path.numpy()) as stream:
+        assert json.load(stream) == metadata
+
+
+def test_mixed_float16_model_exports_float32_outputs(mixed_float16, tiny_run,
+                                                     tmp_path):
+    model = training.build_model(tiny_run.config, tiny_run.info)
+    assert model.encoder.compute_dtype == "float16"
+    path = export_lib.export_saved_model(model, tiny_run.config, tiny_run.info,
+                                         str(tmp_path), version=1)
+    loaded = tf.saved_model.load(path)
+    for name, inputs in _requests().items():
+        for key, value in loaded.signatures[name](**inputs).items():
+            assert value.dtype == tf.float32, (name, key)
+            assert np.all(np.isfinite(value)), (name, key)
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_failed_export_leaves_no_version_folder(failure, tiny_run, tmp_path,
+                                                monkeypatch):
+    base = tmp_path / "base"
+    first = export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                          tiny_run.info, str(base), version=1)
+    real_save = tf.saved_model.save
+
+    def save_then_fail(obj, export_dir, signatures=None):
+        real_save(obj, export_dir, signatures=signatures)  # A partial write...
+        os.remove(os.path.join(export_dir, "saved_model.pb"))
+        raise failure                                      # ...then the crash.
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
+    with pytest.raises(type(failure)):
+        export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                      tiny_run.info, str(base), version=2)
+    assert sorted(os.listdir(base)) == ["1"]  # No "2", no staging folder.
+    reloaded = tf.saved_model.load(first)
+    assert "mix" in reloaded.signatures
+
+
+def test_existing_versions_are_never_overwritten(tiny_run, tmp_path):
+    base = str(tmp_path)
+    path = export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                         tiny_run.info, base, version=3)
+    before = os.path.getmtime(os.path.join(path, "saved_model.pb"))
+    with pytest.raises(UsageError, match="already exists"):
+        export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                      tiny_run.info, base, version=3)
+    with pytest.raises(UsageError, match="positive integer"):
+        export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                      tiny_run.info, base, version=0)
+    assert os.path.getmtime(os.path.join(path, "saved_model.pb")) == before
+
+
+def run_export_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "amr_tf.export", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_export_cli_writes_a_version_from_the_latest_checkpoint(tiny_run, tmp_path):
+    base = tmp_path / "models" / "amr"
+    result = run_export_cli(f"--model_dir={tiny_run.model_dir}",
+                            f"--export_base={base}", "--export_version=7")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"Exported {base / '7'}" in result.stdout
+    loaded = tf.saved_model.load(str(base / "7"))
+    inputs = _requests()["reconstruct"]
+    np.testing.assert_allclose(
+        loaded.signatures["reconstruct"](**inputs)["images"],
+        _keras_outputs(tiny_run.model, "reconstruct", inputs)["images"],
+        atol=1e-5)
+    again = run_export_cli(f"--model_dir={tiny_run.model_dir}",
+                           f"--export_base={base}", "--export_version=7")
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1].endswith(
+        "already exists: export versions are immutable, pass another "
+        "--export_version")
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("missing", "flags.txt not found: --model_dir must be the folder of a "
+                "training run"),
+    ("untrained", "no checkpoint in"),
+])
+def test_export_cli_refuses_a_folder_without_a_trained_run(setup, message,
+                                                           tmp_path):
+    model_dir = tmp_path / "run"
+    if setup == "untrained":
+        model_dir.mkdir()
+        (model_dir / "flags.txt").write_text("--dataset=shapes\n")
+    result = run_export_cli(f"--model_dir={model_dir}",
+                            f"--export_base={tmp_path / 'base'}")
+    assert result.returncode == 2
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: ") and message in last_line
+    assert not (tmp_path / "base").exists()
+
+
+def test_flag_text_round_trips_and_bad_lines_are_named():
+    config = restore.config_from_flag_text("--dataset=lines\n--width=8\n"
+                                           "--nocache_data\n")
+    assert (config.data.name, config.arch.width, config.cache_data) == (
+        "lines", 8, False)
+    with pytest.raises(UsageError, match="bad flags.txt: Unknown command line flag 'widht'"):
+        restore.config_from_flag_text("--widht=8\n")
