@@ -19,6 +19,7 @@ setuptools.setup(
         "tensorboard>=2.16,<2.22",
         "tensorflow-datasets>=4.9,<5",
         "tensorflow-serving-api>=2.16,<2.22",
+        "grpcio>=1.60,<2",
         "absl-py>=2.1,<3",
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",

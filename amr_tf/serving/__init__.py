@@ -1,0 +1,1 @@
+"""Serving exported models: a gRPC client, and a local stand-in for TF Serving."""

@@ -1,0 +1,192 @@
+"""A client of the `mix` endpoint, for TF Serving or `amr_tf.serving.server`.
+
+    python -m amr_tf.serving.client --server=localhost:8500 --model_name=amr \\
+        --image_a=a.png --image_b=b.png --alpha=0.5 --output=mix.png
+
+loads both images, crops them to the model's aspect ratio, resizes and
+scales them to [-1, 1], calls the `mix` signature over gRPC and writes the
+decoded image. `--interpolate=8` writes a strip of 8 mixes from a to b
+instead. The Python API is `ServingClient`.
+"""
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+from amr_tf import visualize
+from amr_tf.cli import fail
+from amr_tf.cli import parse_flags
+from amr_tf.errors import UsageError
+
+MIX_SIGNATURE = "mix"
+
+
+class ServingClient:
+    """Calls a model's signatures through `PredictionService` over gRPC.
+
+    Args:
+        server: "host:port" of TF Serving or `amr_tf.serving.server`.
+        model_name: the served model's name.
+        version: a model version; None asks for the newest.
+        timeout: seconds per call.
+    """
+
+    def __init__(self, server, model_name="amr", version=None, timeout=30.0):
+        self.channel = grpc.insecure_channel(server)
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.model_name = model_name
+        self.version = version
+        self.timeout = timeout
+
+    def _model_spec(self, spec, signature_name=None):
+        spec.name = self.model_name
+        if self.version is not None:
+            spec.version.value = self.version
+        if signature_name is not None:
+            spec.signature_name = signature_name
+
+    def signature_defs(self):
+        """Signature name -> `SignatureDef` of the served version."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest()
+        self._model_spec(request.model_spec)
+        request.metadata_field.append("signature_def")
+        response = self.stub.GetModelMetadata(request, timeout=self.timeout)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        return dict(signature_map.signature_def)
+
+    def input_shape(self, signature=MIX_SIGNATURE, key="images_a"):
+        """Shape of one example of `key` (no batch axis), e.g. (H, W, C)."""
+        info = self.signature_defs()[signature].inputs[key]
+        return tuple(dim.size for dim in info.tensor_shape.dim[1:])
+
+    def predict(self, signature, inputs):
+        """Calls `signature` on NumPy `inputs`; returns NumPy outputs by key.
+
+        Raises:
+            grpc.RpcError: the server's status, e.g. INVALID_ARGUMENT.
+        """
+        request = predict_pb2.PredictRequest()
+        self._model_spec(request.model_spec, signature)
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        response = self.stub.Predict(request, timeout=self.timeout)
+        return {key: tf.make_ndarray(proto)
+                for key, proto in response.outputs.items()}
+
+    def mix(self, images_a, images_b, alpha):
+        """Decoded mixes (N, H, W, C) in [-1, 1] of two image batches.
+
+        Args:
+            images_a, images_b: (N, H, W, C) float32 in [-1, 1].
+            alpha: the weight of a, a scalar or (N,) in [0, 1].
+        """
+        images_a = np.asarray(images_a, np.float32)
+        alpha = np.broadcast_to(np.asarray(alpha, np.float32), images_a.shape[:1])
+        outputs = self.predict(MIX_SIGNATURE, {
+            "images_a": images_a,
+            "images_b": np.asarray(images_b, np.float32),
+            "alpha": np.ascontiguousarray(alpha),
+        })
+        return outputs["images"]
+
+    def interpolate(self, image_a, image_b, steps):
+        """`steps` decoded mixes (steps, H, W, C) from a (alpha 1) to b (0),
+        in one request."""
+        alphas = np.linspace(1.0, 0.0, steps, dtype=np.float32)
+        return self.mix(np.repeat(image_a[None], steps, axis=0),
+                        np.repeat(image_b[None], steps, axis=0), alphas)
+
+    def close(self):
+        self.channel.close()
+
+
+def load_image(path, shape):
+    """Reads a PNG/JPEG/GIF/BMP file as float32 `shape` (H, W, C) in [-1, 1].
+
+    The image is cropped about its centre to the aspect ratio of `shape`,
+    then resized with antialiasing.
+
+    Raises:
+        UsageError: unreadable or non-image file, or `shape` is not (H, W, C).
+    """
+    if len(shape) != 3:
+        raise UsageError(f"the model takes examples of shape {shape}, not images")
+    height, width, channels = shape
+    try:
+        data = tf.io.read_file(path)
+        image = tf.io.decode_image(data, channels=channels,
+                                   expand_animations=False)
+    except (tf.errors.OpError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UsageError(f"cannot read image {path}: {reason}") from None
+    source_height, source_width = image.shape[:2]
+    crop_height = min(source_height, round(source_width * height / width))
+    crop_width = min(source_width, round(source_height * width / height))
+    image = tf.image.crop_to_bounding_box(
+        image, (source_height - crop_height) // 2,
+        (source_width - crop_width) // 2, crop_height, crop_width)
+    image = tf.image.resize(tf.cast(image, tf.float32), (height, width),
+                            antialias=True)
+    return (image.numpy() / 127.5 - 1.0).clip(-1.0, 1.0).astype(np.float32)
+
+
+def save_images(path, images):
+    """Writes (N, H, W, C) images in [-1, 1] side by side as one PNG."""
+    grid = visualize.tile(np.asarray(images)[None], padding=0 if len(images) == 1 else 1)
+    tf.io.write_file(path, tf.io.encode_png(grid))
+
+
+def _define_flags():
+    flags.DEFINE_string("server", "localhost:8500", "host:port of the model server.")
+    flags.DEFINE_string("model_name", "amr", "Served model name.")
+    flags.DEFINE_integer("model_version", None, "Model version; default the newest.")
+    flags.DEFINE_string("image_a", None, "First image file (alpha = 1).")
+    flags.DEFINE_string("image_b", None, "Second image file (alpha = 0).")
+    flags.DEFINE_float("alpha", 0.5, "Weight of image a in [0, 1].")
+    flags.DEFINE_integer("interpolate", 0,
+                         "Write a strip of this many mixes from a to b instead.")
+    flags.DEFINE_string("output", "mix.png", "PNG file to write.")
+    flags.DEFINE_float("timeout", 30.0, "Seconds per request.")
+
+
+def main(argv):
+    values = flags.FLAGS
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    for name in ("image_a", "image_b"):
+        if not values[name].value:
+            fail(f"--{name} is required")
+    if not 0.0 <= values.alpha <= 1.0:
+        fail(f"--alpha must lie in [0, 1], got {values.alpha}")
+    if values.interpolate < 0 or values.interpolate == 1:
+        fail(f"--interpolate must be 0 (off) or >= 2, got {values.interpolate}")
+    client = ServingClient(values.server, values.model_name,
+                           values.model_version, values.timeout)
+    try:
+        shape = client.input_shape()
+        image_a = load_image(values.image_a, shape)
+        image_b = load_image(values.image_b, shape)
+        if values.interpolate:
+            images = client.interpolate(image_a, image_b, values.interpolate)
+        else:
+            images = client.mix(image_a[None], image_b[None], values.alpha)
+    except UsageError as error:
+        fail(error)
+    except grpc.RpcError as error:
+        fail(f"{values.server} answered {error.code().name}: {error.details()}",
+             exit_code=1)
+    finally:
+        client.close()
+    save_images(values.output, images)
+    print(f"Wrote {values.output} ({len(images)} image(s) of {shape})")
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main, flags_parser=parse_flags)

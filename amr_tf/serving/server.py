@@ -1,0 +1,306 @@
+"""A small gRPC model server with TF Serving's `PredictionService` API.
+
+For local development and tests only: production uses TF Serving itself
+(see export/README.md), which this server imitates for `Predict` and
+`GetModelMetadata` (the other methods answer UNIMPLEMENTED):
+
+    python -m amr_tf.serving.server --model_base_path=export/models/amr --port=8500
+
+It serves the newest version under the base path (or `model_spec.version`),
+polls for new versions, and answers bad requests with TF Serving's status
+codes: unknown model NOT_FOUND, unknown signature FAILED_PRECONDITION, and a
+missing or extra input, wrong dtype, rank or shape, mismatched or empty
+batch, or a batch over `--max_batch_size` INVALID_ARGUMENT naming the input.
+"""
+
+import concurrent.futures
+import re
+import threading
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+from google.protobuf import text_format
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.config import model_server_config_pb2
+
+from amr_tf.cli import fail
+from amr_tf.cli import parse_flags
+from amr_tf.serving.repository import ModelRepository
+
+DEFAULT_SIGNATURE = "serving_default"
+SIGNATURE_DEF_FIELD = "signature_def"
+
+
+class RequestError(Exception):
+    """A request the server refuses: a gRPC status code and a message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def _invalid(message):
+    return RequestError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _shape_text(dims):
+    return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def request_tensors(request_inputs, signature_def, max_batch_size):
+    """Checks a request's inputs against a `SignatureDef`; returns tensors.
+
+    Args:
+        request_inputs: map input key -> `TensorProto` of the request.
+        signature_def: the `SignatureDef` being called.
+        max_batch_size: largest batch accepted.
+
+    Returns:
+        Input key -> `tf.Tensor`.
+
+    Raises:
+        RequestError: INVALID_ARGUMENT with a message naming the input.
+    """
+    expected = set(signature_def.inputs)
+    sent = set(request_inputs)
+    if sent != expected:
+        problems = []
+        if expected - sent:
+            problems.append(f"missing input(s) {', '.join(sorted(expected - sent))}")
+        if sent - expected:
+            problems.append(f"unknown input(s) {', '.join(sorted(sent - expected))}")
+        raise _invalid(f"{'; '.join(problems)}: the signature takes "
+                       f"{', '.join(sorted(expected))}")
+    tensors = {}
+    batch_sizes = {}
+    for key in sorted(expected):
+        info = signature_def.inputs[key]
+        proto = request_inputs[key]
+        want = tf.dtypes.as_dtype(info.dtype)
+        if proto.dtype != info.dtype:
+            got = (tf.dtypes.as_dtype(proto.dtype).name
+                   if proto.dtype else "no dtype")
+            raise _invalid(f"input {key}: expects {want.name}, got {got}")
+        try:
+            array = tf.make_ndarray(proto)
+        except Exception as error:  # Malformed bytes or shape in the proto.
+            raise _invalid(f"input {key}: malformed TensorProto ({error})") from None
+        dims = [d.size for d in info.tensor_shape.dim]
+        if array.ndim != len(dims) or any(
+                want_dim not in (-1, got_dim)
+                for want_dim, got_dim in zip(dims, array.shape)):
+            raise _invalid(f"input {key}: expects shape {_shape_text(dims)} "
+                           f"(-1: any), got {_shape_text(array.shape)}")
+        if dims:
+            batch_sizes[key] = array.shape[0]
+        tensors[key] = tf.constant(array, dtype=want)
+    if len(set(batch_sizes.values())) > 1:
+        sizes = ", ".join(f"{key} {size}" for key, size in batch_sizes.items())
+        raise _invalid(f"inputs must share their batch size, got {sizes}")
+    batch_size = next(iter(batch_sizes.values()), None)
+    if batch_size == 0:
+        raise _invalid("empty batch: every input has batch size 0")
+    if batch_size is not None and batch_size > max_batch_size:
+        raise _invalid(f"batch size {batch_size} is over this server's "
+                       f"--max_batch_size={max_batch_size}")
+    return tensors
+
+
+def graph_error_message(error):
+    """The client-facing line of a `tf.errors.OpError` raised by a graph.
+
+    Assertions in the exported graph name the input ("alpha must lie in
+    [0, 1]"); they reach here wrapped in TF's node and stack report.
+    """
+    found = re.search(r"assertion failed: \[([^\]]*)\]", error.message)
+    if found:
+        return found.group(1)
+    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """`Predict` and `GetModelMetadata` over a `ModelRepository`."""
+
+    def __init__(self, repository, max_batch_size=1024):
+        self.repository = repository
+        self.max_batch_size = max_batch_size
+
+    def _servable(self, model_spec):
+        if model_spec.WhichOneof("version_choice") == "version_label":
+            raise _invalid("version labels are not supported, use version")
+        version = (model_spec.version.value
+                   if model_spec.HasField("version") else None)
+        try:
+            return self.repository.get(model_spec.name, version)
+        except KeyError as error:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, error.args[0]) from None
+
+    @staticmethod
+    def _fill_spec(spec, servable, signature_name=None):
+        spec.name = servable.name
+        spec.version.value = servable.version
+        if signature_name is not None:
+            spec.signature_name = signature_name
+
+    def Predict(self, request, context):
+        try:
+            servable = self._servable(request.model_spec)
+            signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+            if signature_name not in servable.signatures:
+                raise RequestError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f'Serving signature key "{signature_name}" not found.')
+            signature_def = servable.signature_defs[signature_name]
+            inputs = request_tensors(request.inputs, signature_def,
+                                     self.max_batch_size)
+            try:
+                outputs = servable.signatures[signature_name](**inputs)
+            except tf.errors.InvalidArgumentError as error:
+                raise _invalid(graph_error_message(error)) from None
+            wanted = set(request.output_filter) or set(outputs)
+            unknown = wanted - set(outputs)
+            if unknown:
+                raise _invalid(f"output_filter names unknown output(s) "
+                               f"{', '.join(sorted(unknown))}")
+        except RequestError as error:
+            context.abort(error.code, str(error))
+        response = predict_pb2.PredictResponse()
+        self._fill_spec(response.model_spec, servable, signature_name)
+        for key in wanted:
+            response.outputs[key].CopyFrom(
+                tf.make_tensor_proto(np.asarray(outputs[key])))
+        return response
+
+    def GetModelMetadata(self, request, context):
+        try:
+            servable = self._servable(request.model_spec)
+            fields = set(request.metadata_field)
+            if fields != {SIGNATURE_DEF_FIELD}:
+                raise _invalid(f"metadata_field must be [{SIGNATURE_DEF_FIELD!r}], "
+                               f"got {sorted(fields)}")
+        except RequestError as error:
+            context.abort(error.code, str(error))
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        self._fill_spec(response.model_spec, servable)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for name, signature_def in servable.signature_defs.items():
+            signature_map.signature_def[name].CopyFrom(signature_def)
+        response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
+        return response
+
+
+class ModelServer:
+    """A running server: gRPC on `host:port` plus a version-polling thread.
+
+    Args:
+        base_paths: model name -> model base path.
+        host: address to bind; loopback by default.
+        port: 0 picks a free port (see `self.port`).
+        poll_seconds: how often to look for new versions; 0 never.
+        max_batch_size: largest batch a request may carry.
+        max_workers: requests handled at once.
+    """
+
+    def __init__(self, base_paths, host="127.0.0.1", port=8500, poll_seconds=1.0,
+                 max_batch_size=1024, max_workers=16):
+        self.repository = ModelRepository(base_paths)
+        self._server = grpc.server(
+            concurrent.futures.ThreadPoolExecutor(max_workers=max_workers))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+            PredictionService(self.repository, max_batch_size), self._server)
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if not self.port:
+            raise OSError(f"cannot bind {host}:{port}")
+        self.address = f"{host}:{self.port}"
+        self._poll_seconds = poll_seconds
+        self._stopped = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+
+    def start(self):
+        self._server.start()
+        if self._poll_seconds:
+            self._poller.start()
+        return self
+
+    def _poll(self):
+        while not self._stopped.wait(self._poll_seconds):
+            self.repository.poll()
+
+    def stop(self, grace=None):
+        self._stopped.set()
+        self._server.stop(grace).wait()
+
+    def wait(self):
+        self._server.wait_for_termination()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def base_paths_from_config_file(path):
+    """Model name -> base path from a TF Serving `models.config` file."""
+    config = model_server_config_pb2.ModelServerConfig()
+    with tf.io.gfile.GFile(path) as stream:
+        text_format.Parse(stream.read(), config)
+    return {model.name: model.base_path
+            for model in config.model_config_list.config}
+
+
+def _define_flags():
+    flags.DEFINE_string("model_base_path", None,
+                        "Folder of integer version folders (an export base).")
+    flags.DEFINE_string("model_name", "amr", "Name clients ask for.")
+    flags.DEFINE_string("model_config_file", None,
+                        "A TF Serving models.config instead of "
+                        "--model_base_path/--model_name.")
+    flags.DEFINE_string("host", "127.0.0.1",
+                        "Address to bind (loopback by default; 0.0.0.0 for all).")
+    flags.DEFINE_integer("port", 8500, "gRPC port; 0 picks a free one.")
+    flags.DEFINE_float("file_system_poll_wait_seconds", 1.0,
+                       "Seconds between looks for new versions; 0 never.")
+    flags.DEFINE_integer("max_batch_size", 1024,
+                         "Largest batch a request may carry.")
+
+
+def main(argv):
+    values = flags.FLAGS
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if bool(values.model_base_path) == bool(values.model_config_file):
+        fail("pass one of --model_base_path or --model_config_file")
+    logging.set_verbosity(logging.INFO)
+    try:
+        base_paths = (base_paths_from_config_file(values.model_config_file)
+                      if values.model_config_file
+                      else {values.model_name: values.model_base_path})
+        server = ModelServer(
+            base_paths, host=values.host, port=values.port,
+            poll_seconds=values.file_system_poll_wait_seconds,
+            max_batch_size=values.max_batch_size)
+    except (ValueError, OSError) as error:
+        fail(str(error).splitlines()[0])
+    server.start()
+    for name in server.repository.model_names:
+        servable = server.repository.get(name)
+        print(f"Serving model {name} version {servable.version} "
+              f"({', '.join(sorted(servable.signatures))}) on "
+              f"{server.address} (gRPC)", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop(grace=1.0)
+
+
+if __name__ == "__main__":
+    _define_flags()
+    app.run(main, flags_parser=parse_flags)

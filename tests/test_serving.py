@@ -1,0 +1,277 @@
+"""gRPC serving over loopback: the server, the client, and their errors."""
+
+import concurrent.futures
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
+
+from amr_tf.errors import UsageError
+from amr_tf.serving import client as client_lib
+from amr_tf.serving import server as server_lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE_SHAPE = (16, 16, 3)
+MAX_BATCH = 8
+
+
+@pytest.fixture(scope="module")
+def served(tiny_run, tmp_path_factory):
+    """The tiny run's export (version 2) behind a loopback server; yields a
+    `ServingClient` connected to it."""
+    base = tmp_path_factory.mktemp("models") / "amr"
+    shutil.copytree(tiny_run.export_path, base / "2")
+    server = server_lib.ModelServer({"amr": str(base)}, port=0, poll_seconds=0,
+                                    max_batch_size=MAX_BATCH).start()
+    client = client_lib.ServingClient(server.address, "amr")
+    yield client, server, base
+    client.close()
+    server.stop()
+
+
+def _pair(batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, (2, batch, *IMAGE_SHAPE)).astype(np.float32)
+
+
+def _mix_request(signature="mix", model="amr", **inputs):
+    images_a, images_b = _pair()
+    values = {"images_a": images_a, "images_b": images_b,
+              "alpha": np.array([0.25, 0.75], np.float32)}
+    values.update(inputs)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    for key, value in values.items():
+        if value is not None:
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    return request
+
+
+def test_mix_returns_images_in_range_and_the_decodes_at_alpha_0_and_1(served):
+    client, _, _ = served
+    images_a, images_b = _pair()
+    mixed = client.mix(images_a, images_b, [0.3, 0.6])
+    assert mixed.shape == (2, *IMAGE_SHAPE) and mixed.dtype == np.float32
+    assert np.all(mixed >= -1.0) and np.all(mixed <= 1.0)
+    for alpha, source in ((1.0, images_a), (0.0, images_b)):
+        expected = client.predict("reconstruct", {"images": source})["images"]
+        np.testing.assert_allclose(client.mix(images_a, images_b, alpha),
+                                   expected, atol=1e-6)
+
+
+def test_served_outputs_equal_the_saved_model_called_in_process(served, tiny_run):
+    client, _, _ = served
+    images_a, images_b = _pair(seed=1)
+    alpha = np.array([0.1, 0.9], np.float32)
+    loaded = tf.saved_model.load(tiny_run.export_path)
+    direct = loaded.signatures["mix"](images_a=images_a, images_b=images_b,
+                                      alpha=alpha)
+    remote = client.predict("mix", {"images_a": images_a, "images_b": images_b,
+                                    "alpha": alpha})
+    for key in ("images", "latents"):
+        np.testing.assert_array_equal(remote[key], direct[key].numpy())
+
+
+def test_model_metadata_lists_the_signatures(served):
+    client, _, _ = served
+    signatures = client.signature_defs()
+    assert {"mix", "encode", "decode", "reconstruct", "mix_latents",
+            "mix_bernoulli", "mix_attributes", "serving_default"} <= set(signatures)
+    assert client.input_shape() == IMAGE_SHAPE
+
+
+@pytest.mark.parametrize("change, code, message", [
+    (dict(model="other"), grpc.StatusCode.NOT_FOUND,
+     "Servable not found for request: Latest(other)"),
+    (dict(signature="swap"), grpc.StatusCode.FAILED_PRECONDITION,
+     'Serving signature key "swap" not found.'),
+    (dict(alpha=None), grpc.StatusCode.INVALID_ARGUMENT,
+     "missing input(s) alpha: the signature takes alpha, images_a, images_b"),
+    (dict(beta=np.zeros(2, np.float32)), grpc.StatusCode.INVALID_ARGUMENT,
+     "unknown input(s) beta: the signature takes alpha, images_a, images_b"),
+    (dict(alpha=np.array([1, 0], np.int32)), grpc.StatusCode.INVALID_ARGUMENT,
+     "input alpha: expects float32, got int32"),
+    (dict(images_a=np.zeros((2, 16, 16), np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "input images_a: expects shape (-1, 16, 16, 3) (-1: any), got (2, 16, 16)"),
+    (dict(images_b=np.zeros((2, 32, 32, 3), np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "input images_b: expects shape (-1, 16, 16, 3) (-1: any), got (2, 32, 32, 3)"),
+    (dict(alpha=np.array([0.5], np.float32)), grpc.StatusCode.INVALID_ARGUMENT,
+     "inputs must share their batch size, got alpha 1, images_a 2, images_b 2"),
+    (dict(images_a=np.zeros((0, 16, 16, 3), np.float32),
+          images_b=np.zeros((0, 16, 16, 3), np.float32),
+          alpha=np.zeros(0, np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "empty batch: every input has batch size 0"),
+    (dict(images_a=np.zeros((9, 16, 16, 3), np.float32),
+          images_b=np.zeros((9, 16, 16, 3), np.float32),
+          alpha=np.zeros(9, np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     f"batch size 9 is over this server's --max_batch_size={MAX_BATCH}"),
+    (dict(alpha=np.array([1.5, 0.5], np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT, "alpha: values must lie between 0 and 1"),
+    (dict(images_a=np.full((2, 16, 16, 3), np.nan, np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "images_a: values must be finite, not NaN or Inf"),
+])
+def test_bad_requests_get_their_status_and_the_server_keeps_serving(
+        served, change, code, message):
+    client, _, _ = served
+    change = dict(change)
+    request = _mix_request(signature=change.pop("signature", "mix"),
+                           model=change.pop("model", "amr"), **change)
+    with pytest.raises(grpc.RpcError) as raised:
+        client.stub.Predict(request, timeout=30)
+    assert raised.value.code() == code
+    assert raised.value.details() == message
+    assert client.stub.Predict(_mix_request(), timeout=30).outputs["images"]
+
+
+def test_unknown_version_is_not_found(served):
+    _, server, _ = served
+    versioned = client_lib.ServingClient(server.address, "amr", version=5)
+    with pytest.raises(grpc.RpcError) as raised:
+        versioned.mix(*_pair(), 0.5)
+    versioned.close()
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert raised.value.details() == (
+        "Servable not found for request: Specific(amr, 5)")
+
+
+def test_eight_concurrent_clients_all_succeed(served):
+    _, server, _ = served
+    images_a, images_b = _pair()
+
+    def session(index):
+        client = client_lib.ServingClient(server.address, "amr")
+        try:
+            return [client.mix(images_a, images_b, index / 8.0)
+                    for _ in range(4)]
+        finally:
+            client.close()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(session, range(8)))
+    for index, mixes in enumerate(results):
+        for mixed in mixes:  # Same request, same answer, whatever the load.
+            np.testing.assert_array_equal(mixed, mixes[0])
+        assert mixes[0].shape == (2, *IMAGE_SHAPE)
+
+
+def test_new_version_is_served_and_a_broken_one_is_not(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "2")
+    with server_lib.ModelServer({"amr": str(base)}, port=0,
+                                poll_seconds=0) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        request = _mix_request()
+        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        (base / "5").mkdir()  # A broken version: no SavedModel inside.
+        (base / "5" / "saved_model.pb").write_bytes(b"not a protobuf")
+        assert server.repository.poll() == []
+        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        shutil.copytree(tiny_run.export_path, base / "7")
+        assert server.repository.poll() == [("amr", 7)]
+        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 7
+        request.model_spec.version.value = 2  # Older versions stay reachable.
+        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        client.close()
+
+
+def test_repo_models_config_parses_to_the_export_base():
+    paths = server_lib.base_paths_from_config_file(str(ROOT / "export" / "models.config"))
+    assert paths == {"amr": "/models/amr"}
+
+
+def test_load_image_crops_resizes_and_scales(tmp_path):
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, 10:30] = 255  # White centre square, black side bands.
+    path = str(tmp_path / "wide.png")
+    tf.io.write_file(path, tf.io.encode_png(wide))
+    image = client_lib.load_image(path, (8, 8, 3))
+    assert image.shape == (8, 8, 3) and image.dtype == np.float32
+    np.testing.assert_allclose(image, 1.0, atol=1e-5)  # Only the centre is kept.
+    gray = client_lib.load_image(path, (4, 8, 1))
+    assert gray.shape == (4, 8, 1)
+    assert gray.min() == pytest.approx(-1.0) and gray.max() == pytest.approx(1.0)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(UsageError, match="cannot read image .*broken.png"):
+        client_lib.load_image(str(tmp_path / "broken.png"), (8, 8, 3))
+
+
+def _write_png(path, value):
+    tf.io.write_file(str(path), tf.io.encode_png(np.full((24, 24, 3), value, np.uint8)))
+
+
+def run_module(module, *args):
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_client_cli_writes_a_mix_and_an_interpolation_strip(served, tmp_path):
+    _, server, _ = served
+    _write_png(tmp_path / "a.png", 250)
+    _write_png(tmp_path / "b.png", 10)
+    common = [f"--server={server.address}", "--model_name=amr",
+              f"--image_a={tmp_path / 'a.png'}", f"--image_b={tmp_path / 'b.png'}"]
+    single = run_module("amr_tf.serving.client", *common, "--alpha=0.5",
+                        f"--output={tmp_path / 'mix.png'}")
+    assert single.returncode == 0, single.stderr[-2000:]
+    mix = tf.io.decode_png(tf.io.read_file(str(tmp_path / "mix.png"))).numpy()
+    assert mix.shape == (16, 16, 3)
+    strip = run_module("amr_tf.serving.client", *common, "--interpolate=4",
+                       f"--output={tmp_path / 'strip.png'}")
+    assert strip.returncode == 0, strip.stderr[-2000:]
+    strip_image = tf.io.decode_png(tf.io.read_file(str(tmp_path / "strip.png")))
+    assert strip_image.shape == (18, 4 * 17 + 1, 3)  # 1 px gutters.
+    (tmp_path / "bad.png").write_text("not an image")
+    bad = run_module("amr_tf.serving.client", *common[:3],
+                     f"--image_b={tmp_path / 'bad.png'}")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        f"error: cannot read image {tmp_path / 'bad.png'}")
+    refused = run_module("amr_tf.serving.client", *common,
+                         "--model_name=nope")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"error: {server.address} answered NOT_FOUND: Servable not found for "
+        "request: Latest(nope)")
+
+
+def test_server_cli_serves_until_stopped(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "3")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amr_tf.serving.server",
+         f"--model_base_path={base}", "--port=0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("Serving model amr version 3 ("), line
+        address = line.rsplit(" on ", 1)[1].split()[0]
+        assert address.startswith("127.0.0.1:")
+        client = client_lib.ServingClient(address, "amr")
+        assert client.mix(*_pair(), 0.5).shape == (2, *IMAGE_SHAPE)
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_server_cli_refuses_a_base_path_without_versions(tmp_path):
+    result = run_module("amr_tf.serving.server",
+                        f"--model_base_path={tmp_path}", "--port=0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: no loadable version for model(s) amr under {tmp_path}")
