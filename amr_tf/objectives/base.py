@@ -62,6 +62,11 @@ class AdversarialAutoencoder(keras.Model):
         self.gan_loss = gan_loss
         self.n_critic = n_critic
         self.seed = seed
+        # Counts train_step calls. The generator optimizer's own counter
+        # stalls when a loss-scale optimizer skips an overflowing step.
+        self._iterations = keras.Variable(
+            0, dtype="int64", trainable=False,
+            aggregation="only_first_replica", name="iterations")
 
     def create_trackers(self):
         """Creates one running mean per loss term; subclasses call it at the
@@ -134,8 +139,8 @@ class AdversarialAutoencoder(keras.Model):
 
     @property
     def iterations(self):
-        """Completed training iterations (generator updates)."""
-        return self.generator_optimizer.iterations
+        """Completed training iterations (calls of `train_step`)."""
+        return self._iterations
 
     def completed_iterations(self):
         """`iterations` as a Python int, also under a distribution strategy."""
@@ -200,4 +205,5 @@ class AdversarialAutoencoder(keras.Model):
         for batch in batches:
             self.discriminator_update(batch, seeds)
         self.generator_update(batches[-1], seeds)
+        self._iterations.assign_add(1)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
