@@ -42,6 +42,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     interpolation_pairs: int = 6
     interpolation_steps: int = 8
+    strategy: str = "default"
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
 
     @property
     def steps_per_log(self):

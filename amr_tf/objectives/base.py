@@ -150,6 +150,13 @@ class AdversarialAutoencoder(keras.Model):
         # The networks are functional models, built when constructed.
         self.built = True
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy, Keras's `fit` fetches a batch and all-reduces it
+        # to build the model symbolically. Everything here is built by
+        # __init__ and compile, and MultiWorkerMirroredStrategy cannot
+        # all-reduce a dict batch, so skip it.
+        del iterator, data_batch
+
     @property
     def metrics(self):
         return list(self.trackers.values())
@@ -206,4 +213,10 @@ class AdversarialAutoencoder(keras.Model):
             self.discriminator_update(batch, seeds)
         self.generator_update(batches[-1], seeds)
         self._iterations.assign_add(1)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker logs with a MEAN along axis 0,
+            # which scalars do not have: give each a length-1 axis.
+            logs = {name: value[tf.newaxis] for name, value in logs.items()}
+        return logs
