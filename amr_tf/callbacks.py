@@ -33,14 +33,21 @@ class Throughput(keras.callbacks.Callback):
 
 class Checkpoint(keras.callbacks.Callback):
     """Saves a `tf.train.CheckpointManager` checkpoint after every epoch
-    (every `--log_every` iterations), numbered by the iteration count."""
+    (every `--log_every` iterations), numbered by the iteration count.
 
-    def __init__(self, manager):
+    With `keep=False` (multi-worker, not the chief) the checkpoint is saved,
+    as every worker must, then deleted.
+    """
+
+    def __init__(self, manager, keep=True):
         super().__init__()
         self.manager = manager
+        self.keep = keep
 
     def on_epoch_end(self, epoch, logs=None):
         self.manager.save(checkpoint_number=self.model.completed_iterations())
+        if not self.keep:
+            tf.io.gfile.rmtree(self.manager.directory)
 
 
 class Summaries(keras.callbacks.Callback):

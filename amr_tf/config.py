@@ -44,6 +44,9 @@ class TrainConfig:
     interpolation_steps: int = 8
     export: bool = True
     export_base: str | None = None
+    strategy: str = "default"
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
 
     @property
     def steps_per_log(self):

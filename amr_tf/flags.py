@@ -7,6 +7,7 @@ experiment. `--flagfile` expands in place, so later flags win.
 from absl import flags
 
 from amr_tf import config as config_lib
+from amr_tf import distribution
 from amr_tf import losses
 from amr_tf import mixers
 from amr_tf import models
@@ -75,7 +76,8 @@ flags.DEFINE_float("disc_learning_rate", None,
                    "Discriminator learning rate; default --learning_rate.")
 flags.DEFINE_float("beta_1", 0.0, "Adam beta_1.")
 flags.DEFINE_float("beta_2", 0.99, "Adam beta_2.")
-flags.DEFINE_integer("batch_size", 64, "Examples per D or G update.")
+flags.DEFINE_integer("batch_size", 64, "Examples per D or G update, over "
+                     "all replicas.")
 flags.DEFINE_integer("steps", 10000, "Training iterations (generator updates).")
 flags.DEFINE_integer("seed", 0, "Seed of weights, data order and mixes.")
 
@@ -94,6 +96,19 @@ flags.DEFINE_bool("export", True,
 flags.DEFINE_string("export_base", None,
                     "TF Serving model base path: versions are written to "
                     "<export_base>/<training step>; default <model_dir>/export.")
+
+# Scale: devices, precision, compilation. None of them changes the update or
+# the variables, so a run may resume under other values.
+flags.DEFINE_enum("strategy", "default", distribution.STRATEGIES,
+                  "default (one device), mirrored (all local GPUs), "
+                  "multi_worker (MultiWorkerMirroredStrategy from TF_CONFIG) "
+                  "or tpu. --batch_size is the global batch.")
+flags.DEFINE_enum("mixed_precision", "float32", distribution.PRECISIONS,
+                  "Keras dtype policy of the networks; heads, decoder output "
+                  "and variables stay float32. mixed_float16 adds dynamic "
+                  "loss scaling to both optimizers.")
+flags.DEFINE_bool("jit_compile", False,
+                  "Compile the training step with XLA.")
 
 FLAGS = flags.FLAGS
 
@@ -156,6 +171,9 @@ def config_from_flags(values=FLAGS):
         interpolation_steps=values.interpolation_steps,
         export=values.export,
         export_base=values.export_base,
+        strategy=values.strategy,
+        mixed_precision=values.mixed_precision,
+        jit_compile=values.jit_compile,
     )
 
 

@@ -10,7 +10,10 @@ spatial (B, H, W, C) or flat (B, C); a coefficient has shape (B, 1, 1, 1) /
 per channel (it always broadcasts over H and W).
 
 During training `mix_batch` pairs each example with a random partner from the
-same batch (x' is a permutation of x). At inference `fixed_mask` turns an
+same batch (x' is a permutation of x). Under a distribution strategy "the
+same batch" is the global batch: partners and coefficients are drawn for the
+global batch and every replica mixes its own rows (`amr_tf.replicas`), so N
+replicas make exactly the mixes of one device. At inference `fixed_mask` turns an
 interpolation coefficient alpha (the weight of `h_a`) into a mask, so that
 alpha = 1 decodes `h_a` and alpha = 0 decodes `h_b`.
 """
@@ -20,6 +23,8 @@ import collections
 import keras
 import tensorflow as tf
 
+from amr_tf import replicas
+from amr_tf import seeds as seed_lib
 from amr_tf.errors import UsageError
 
 MixOutput = collections.namedtuple(
@@ -43,7 +48,13 @@ def coefficient_shape(latents, per_channel):
 
 def random_partners(batch_size, seed):
     """A random permutation of range(batch_size): the partner of each example."""
-    return tf.argsort(tf.random.stateless_uniform([batch_size], seed))
+    return seed_lib.permutation(batch_size, seed)
+
+
+def _global_partners(everyone, seed):
+    """For this replica's rows, the global index of a partner drawn from the
+    whole global batch `everyone`."""
+    return replicas.local(random_partners(tf.shape(everyone)[0], seed))
 
 
 def blend(latents_a, latents_b, mask):
@@ -80,24 +91,28 @@ class Mixer(keras.layers.Layer):
     def call(self, latents_a, latents_b, mask):
         return blend(latents_a, latents_b, mask)
 
-    def mix_batch(self, latents, seed, attributes=None):
+    def mix_batch(self, latents, seed, attributes=None, everyone=None):
         """Mixes each example with a random partner from the same batch.
 
         Args:
             latents: (B, ...) codes f(x).
             seed: shape-[2] stateless seed.
             attributes: unused by unsupervised mixers.
+            everyone: `replicas.gather(latents)` when the caller has it. Pass
+                it to mixers sharing `latents` in one update: the gather's
+                gradient is a collective, and replicas may launch the
+                collectives of two such gradients in different orders.
 
         Returns:
             A `MixOutput`.
         """
-        partner_seed, mask_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 2)
-        )
-        partners = tf.gather(latents, random_partners(tf.shape(latents)[0],
-                                                      partner_seed))
-        mask = self.sample_mask(latents, mask_seed)
-        return MixOutput(self(latents, partners, mask), None, mask)
+        partner_seed, mask_seed = tf.unstack(seed_lib.split(seed, 2))
+        if everyone is None:
+            everyone = replicas.gather(latents)
+        partners = _global_partners(everyone, partner_seed)
+        mask = replicas.local(self.sample_mask(everyone, mask_seed))
+        return MixOutput(self(latents, tf.gather(everyone, partners), mask),
+                         None, mask)
 
 
 class Mixup(Mixer):
@@ -105,7 +120,7 @@ class Mixup(Mixer):
 
     def sample_mask(self, latents, seed):
         shape = coefficient_shape(latents, per_channel=False)
-        return tf.random.stateless_uniform(shape, seed, dtype=latents.dtype)
+        return seed_lib.uniform(shape, seed, latents.dtype)
 
 
 class MixupChannel(Mixer):
@@ -113,7 +128,7 @@ class MixupChannel(Mixer):
 
     def sample_mask(self, latents, seed):
         shape = coefficient_shape(latents, per_channel=True)
-        return tf.random.stateless_uniform(shape, seed, dtype=latents.dtype)
+        return seed_lib.uniform(shape, seed, latents.dtype)
 
 
 class Bernoulli(Mixer):
@@ -129,13 +144,10 @@ class Bernoulli(Mixer):
         self.permutation_seed = permutation_seed
 
     def sample_mask(self, latents, seed):
-        p_seed, mask_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 2)
-        )
-        p = tf.random.stateless_uniform([], p_seed, dtype=latents.dtype)
+        p_seed, mask_seed = tf.unstack(seed_lib.split(seed, 2))
+        p = seed_lib.uniform([], p_seed, latents.dtype)
         shape = coefficient_shape(latents, per_channel=True)
-        uniform = tf.random.stateless_uniform(shape, mask_seed,
-                                              dtype=latents.dtype)
+        uniform = seed_lib.uniform(shape, mask_seed, latents.dtype)
         return tf.cast(uniform < p, latents.dtype)
 
     def fixed_mask(self, latents, alpha):
@@ -170,19 +182,18 @@ class KWay(Mixer):
 
     def sample_weights(self, batch_size, seed, dtype):
         """(B, K) Dirichlet(1, ..., 1) weights: normalised exponentials."""
-        uniform = tf.random.stateless_uniform(
-            [batch_size, self.num_sources], seed, minval=1e-7, maxval=1.0,
-            dtype=dtype,
-        )
-        exponential = -tf.math.log(uniform)
+        uniform = seed_lib.uniform([batch_size, self.num_sources], seed, dtype)
+        exponential = -tf.math.log(1.0 - uniform)  # 1 - U is in (0, 1].
         return exponential / tf.reduce_sum(exponential, axis=1, keepdims=True)
 
-    def mix_batch(self, latents, seed, attributes=None):
-        seeds = tf.random.experimental.stateless_split(seed, self.num_sources)
-        batch_size = tf.shape(latents)[0]
-        weights = self.sample_weights(batch_size, seeds[0], latents.dtype)
+    def mix_batch(self, latents, seed, attributes=None, everyone=None):
+        seeds = seed_lib.split(seed, self.num_sources)
+        if everyone is None:
+            everyone = replicas.gather(latents)
+        weights = replicas.local(self.sample_weights(
+            tf.shape(everyone)[0], seeds[0], latents.dtype))
         sources = [latents] + [
-            tf.gather(latents, random_partners(batch_size, seeds[k]))
+            tf.gather(everyone, _global_partners(everyone, seeds[k]))
             for k in range(1, self.num_sources)
         ]
         mixed = 0.0
@@ -250,8 +261,7 @@ class ClassMixer(Mixer):
             if seed is None:
                 sample = tf.round(p)
             else:
-                uniform = tf.random.stateless_uniform(tf.shape(p), seed,
-                                                      dtype=p.dtype)
+                uniform = replicas.uniform(tf.shape(p), seed, p.dtype)
                 sample = tf.cast(uniform < p, p.dtype)
             p = p + tf.stop_gradient(sample - p)
         return tf.reshape(p, coefficient_shape(latents, per_channel=True))
@@ -261,26 +271,23 @@ class ClassMixer(Mixer):
         attributes = tf.cast(attributes, tf.float32)
         partner_attributes = tf.cast(partner_attributes, tf.float32)
         if self.label_mix == "convex":
-            alpha = tf.random.stateless_uniform(
-                [tf.shape(attributes)[0], 1], seed)
+            alpha = replicas.uniform([tf.shape(attributes)[0], 1], seed)
         else:
             alpha = tf.cast(
-                tf.random.stateless_uniform(tf.shape(attributes), seed) < 0.5,
-                tf.float32,
-            )
+                replicas.uniform(tf.shape(attributes), seed) < 0.5, tf.float32)
         return alpha * attributes + (1.0 - alpha) * partner_attributes
 
-    def mix_batch(self, latents, seed, attributes=None):
+    def mix_batch(self, latents, seed, attributes=None, everyone=None):
         if attributes is None:
             raise ValueError("the class mixer needs the batch's attributes")
-        partner_seed, label_seed, mask_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3)
-        )
-        partners = random_partners(tf.shape(latents)[0], partner_seed)
-        target = self.mix_attributes(attributes, tf.gather(attributes, partners),
-                                     label_seed)
+        partner_seed, label_seed, mask_seed = tf.unstack(seed_lib.split(seed, 3))
+        if everyone is None:
+            everyone = replicas.gather(latents)
+        partners = _global_partners(everyone, partner_seed)
+        partner_attributes = tf.gather(replicas.gather(attributes), partners)
+        target = self.mix_attributes(attributes, partner_attributes, label_seed)
         mask = self.mask_for(latents, target, mask_seed)
-        mixed = blend(latents, tf.gather(latents, partners), mask)
+        mixed = blend(latents, tf.gather(everyone, partners), mask)
         return MixOutput(mixed, target, mask)
 
     def sample_mask(self, latents, seed):

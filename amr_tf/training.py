@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from amr_tf import callbacks as callbacks_lib
 from amr_tf import data as data_lib
+from amr_tf import distribution
 from amr_tf import export as export_lib
 from amr_tf import inference
 from amr_tf import mixers as mixer_lib
@@ -82,10 +84,18 @@ def _build_mixers(config, info):
 def build_model(config, info):
     """Builds and compiles the objective's model (call inside a strategy scope).
 
+    The networks take the dtype policy of `config.mixed_precision`; under
+    mixed_float16 both optimizers are loss-scale optimizers.
+
     Args:
         config: a `TrainConfig`.
         info: the dataset's `DatasetInfo`.
     """
+    with distribution.dtype_policy(config.mixed_precision):
+        return _build_model(config, info)
+
+
+def _build_model(config, info):
     keras.utils.set_random_seed(config.seed)
     mixer, class_mixer = _build_mixers(config, info)
     networks = models.build_networks(
@@ -108,46 +118,87 @@ def build_model(config, info):
                                 gamma=config.acai_gamma, **common)
 
     def adam(learning_rate):
-        return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1,
-                                     beta_2=config.beta_2)
+        return distribution.wrap_optimizer(
+            keras.optimizers.Adam(learning_rate, beta_1=config.beta_1,
+                                  beta_2=config.beta_2),
+            config.mixed_precision)
 
     model.compile(
         generator_optimizer=adam(config.learning_rate),
         discriminator_optimizer=adam(config.disc_learning_rate
                                      or config.learning_rate),
+        jit_compile=config.jit_compile,
     )
     return model
 
 
-def make_checkpoint(model):
+def make_checkpoint(model, loss_scales=True):
     """A `tf.train.Checkpoint` of every network, mixer and optimizer.
 
     The iteration count is also saved under its own name, `iterations`, so
-    tools can read it without rebuilding the model.
+    tools can read it without rebuilding the model. Optimizers are saved
+    without their loss-scale wrapper and the loss scales on their own
+    (`*_loss_scale`, with `loss_scales`), so a run can resume under another
+    `--mixed_precision`. Mirrored variables are saved once: a checkpoint
+    restores on any number of replicas.
     """
     tracked = dict(
         iterations=model.iterations,
         encoder=model.encoder, decoder=model.decoder,
         discriminator=model.discriminator,
-        generator_optimizer=model.generator_optimizer,
-        discriminator_optimizer=model.discriminator_optimizer,
+        generator_optimizer=distribution.unwrap_optimizer(
+            model.generator_optimizer),
+        discriminator_optimizer=distribution.unwrap_optimizer(
+            model.discriminator_optimizer),
     )
     for mixer in model.mixers:
         tracked[mixer.name] = mixer
+    for name in ("generator", "discriminator"):
+        optimizer = getattr(model, f"{name}_optimizer")
+        if loss_scales and optimizer is not distribution.unwrap_optimizer(
+                optimizer):
+            tracked[f"{name}_loss_scale"] = tf.train.Checkpoint(
+                scale=optimizer.dynamic_scale, step=optimizer.step_counter)
     return tf.train.Checkpoint(**tracked)
 
 
-def train_dataset(config, info, iterations_done=0):
+def restore_checkpoint(model, path):
+    """Restores checkpoint `path` into `model`.
+
+    A loss scale that the checkpoint lacks (a float32 run resumed under
+    mixed_float16) starts from its initial value.
+
+    Raises:
+        AssertionError: if a network, mixer or optimizer is not in `path`.
+    """
+    saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+    checkpoint = make_checkpoint(
+        model, loss_scales="generator_loss_scale" in saved)
+    checkpoint.restore(path).assert_existing_objects_matched()
+
+
+def train_dataset(config, info, iterations_done=0, input_context=None):
     """Batches of `n_critic * batch_size` examples, repeated forever.
 
     Decoded images are cached in memory (`--cache_data`); generated datasets
     are rendered on the fly instead. The shuffle seed moves with the
     iterations already done, so a resumed run does not replay the data order
     of its first epoch.
+
+    With a `tf.distribute.InputContext` (from
+    `strategy.distribute_datasets_from_function`), the batches hold this
+    input pipeline's shard of the examples (one pipeline per worker) and one
+    replica's share of the global `batch_size`.
     """
     examples = data_lib.load(config.data, "train")
+    batch_size = config.batch_size
+    if input_context is not None:
+        if input_context.num_input_pipelines > 1:
+            examples = examples.shard(input_context.num_input_pipelines,
+                                      input_context.input_pipeline_id)
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
     return data_lib.make_batches(
-        examples, config.batch_size * config.n_critic, shuffle=True,
+        examples, batch_size * config.n_critic, shuffle=True,
         seed=config.seed + iterations_done, repeat=True,
         cache=config.cache_data and not info.generated,
     )
@@ -231,7 +282,9 @@ def train(config, flag_text="", structural_flags=()):
     Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
     `tensorboard/` and the final figure; then, unless `config.export` is
     off, the serving SavedModel `<config.export_path>/<iterations>` (kept as
-    it is when that version exists already).
+    it is when that version exists already). Under `--strategy=multi_worker`
+    only the chief writes; every worker resumes from the chief's checkpoints
+    (`model_dir` must be on a filesystem all workers share).
 
     Args:
         config: a `TrainConfig`.
@@ -243,19 +296,29 @@ def train(config, flag_text="", structural_flags=()):
     """
     info = validate(config)
     check_resume_flags(config.model_dir, flag_text, structural_flags)
+    strategy = distribution.make_strategy(config.strategy)
+    distribution.check_strategy(config, strategy)
+    chief = distribution.is_chief(strategy)
     os.makedirs(config.model_dir, exist_ok=True)
-    if flag_text:
+    if flag_text and chief:
         with open(os.path.join(config.model_dir, FLAGFILE), "w") as flag_file:
             flag_file.write(flag_text)
 
-    model = build_model(config, info)
+    with strategy.scope():
+        model = build_model(config, info)
+    checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
+    # Every worker saves (saving may need all of them); the other workers'
+    # copies go to a local folder that is deleted after each save.
     manager = tf.train.CheckpointManager(
-        make_checkpoint(model), os.path.join(config.model_dir, "checkpoints"),
+        make_checkpoint(model),
+        checkpoint_dir if chief else os.path.join(
+            tempfile.gettempdir(), f"amr_worker_{os.getpid()}"),
         max_to_keep=config.keep_checkpoints,
     )
-    if manager.latest_checkpoint:
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"Resumed from {manager.latest_checkpoint} at iteration "
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if latest:
+        restore_checkpoint(model, latest)
+        print(f"Resumed from {latest} at iteration "
               f"{model.completed_iterations()}.")
 
     log_every = config.steps_per_log
@@ -263,8 +326,10 @@ def train(config, flag_text="", structural_flags=()):
     history = {}
     if done < config.steps:
         eval_batch = held_out_examples(config, 8)
+        dataset = strategy.distribute_datasets_from_function(
+            lambda context: train_dataset(config, info, done, context))
         fit = model.fit(
-            train_dataset(config, info, done),
+            dataset,
             initial_epoch=done // log_every,
             epochs=config.steps // log_every,
             steps_per_epoch=log_every,
@@ -272,17 +337,16 @@ def train(config, flag_text="", structural_flags=()):
             verbose=1 if sys.stdout.isatty() else 2,
             callbacks=[
                 callbacks_lib.Throughput(),
-                callbacks_lib.Checkpoint(manager),
-                callbacks_lib.Summaries(
-                    os.path.join(config.model_dir, "tensorboard"), eval_batch,
-                    info.is_image, seed=config.seed),
-            ],
+                callbacks_lib.Checkpoint(manager, keep=chief),
+            ] + ([callbacks_lib.Summaries(
+                os.path.join(config.model_dir, "tensorboard"), eval_batch,
+                info.is_image, seed=config.seed)] if chief else []),
         )
         history = fit.history
-    figure_path = write_figure(model, config, info)
+    figure_path = write_figure(model, config, info) if chief else None
     iterations = model.completed_iterations()
     export_path = None
-    if config.export:
+    if config.export and chief:
         export_path = os.path.join(config.export_path, str(iterations))
         if iterations not in list_versions(config.export_path):
             export_lib.export_saved_model(model, config, info,

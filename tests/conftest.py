@@ -4,7 +4,17 @@ import types
 
 import keras
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
+
+# Two logical CPUs for the distribution tests (SPEC §7). This must run before
+# TF initialises its devices, so it runs when pytest imports this file; one
+# device strategies and plain Keras calls still use CPU:0 only.
+LOGICAL_CPUS = 2
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * LOGICAL_CPUS,
+)
 
 
 @pytest.fixture
@@ -60,3 +70,15 @@ def tiny_run(tmp_path_factory):
         model=result.model, config=config, info=training.validate(config),
         model_dir=model_dir, export_path=result.export_path,
         flag_text=flag_text)
+
+
+@pytest.fixture(scope="session")
+def two_replicas():
+    """A MirroredStrategy over the two logical CPUs, one per test session.
+
+    A second multi-device strategy in the same process can reuse the first
+    one's collective instance keys and fail ("Collective instance ...
+    expected type ..."), so every test shares this one.
+    """
+    return tf.distribute.MirroredStrategy(
+        [f"CPU:{index}" for index in range(LOGICAL_CPUS)])

@@ -3,6 +3,22 @@
 from keras import layers
 
 
+class SpectralNormalization(layers.SpectralNormalization):
+    """`keras.layers.SpectralNormalization` that renormalises in float32.
+
+    Under a mixed policy the Keras layer computes the power iteration and
+    the normalised kernel in the compute dtype and writes that rounded kernel
+    back into the float32 variable at every training call, so float16 would
+    erase the optimizer's small updates. With `autocast=False` this wrapper
+    reads its variables in their own dtype; the wrapped layer still computes
+    in the policy's compute dtype.
+    """
+
+    def __init__(self, layer, **kwargs):
+        kwargs.setdefault("autocast", False)
+        super().__init__(layer, **kwargs)
+
+
 def conv(filters, kernel_size=3, name=None):
     """A same-padded 2-D convolution."""
     return layers.Conv2D(filters, kernel_size, padding="same", name=name)
@@ -10,14 +26,14 @@ def conv(filters, kernel_size=3, name=None):
 
 def sn_conv(filters, kernel_size=3, name=None):
     """A same-padded convolution wrapped in spectral normalisation."""
-    return layers.SpectralNormalization(
+    return SpectralNormalization(
         layers.Conv2D(filters, kernel_size, padding="same"), name=name
     )
 
 
 def sn_dense(units, name=None, dtype=None):
     """A dense layer wrapped in spectral normalisation."""
-    return layers.SpectralNormalization(
+    return SpectralNormalization(
         layers.Dense(units, dtype=dtype), name=name, dtype=dtype
     )
 

@@ -1,9 +1,10 @@
 """ACAI baseline (Berthelot et al. 2019), on the same networks and data path.
 
 Mixing: alpha ~ U(0, 0.5) per example (U(0, 1) folded by 0.5 - |u - 0.5|),
-partner = the batch reversed, h_mix = alpha * f(x_rev) + (1 - alpha) * f(x)
-as in the ACAI code. The critic d(x) is the discriminator's real/fake logit,
-a mean of a linear map of its features (global average pooling + dense).
+partner = the (global) batch reversed,
+h_mix = alpha * f(x_rev) + (1 - alpha) * f(x) as in the ACAI code. The critic
+d(x) is the discriminator's real/fake logit, a mean of a linear map of its
+features (global average pooling + dense).
 
 Autoencoder:  recon_weight * rec(x, g(f(x)))       "reconstruction"
               + adversary_weight * d(g(h_mix))^2   "fool_critic"
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from amr_tf import losses
 from amr_tf import mixers as mixer_lib
+from amr_tf import replicas
 from amr_tf.objectives.base import AdversarialAutoencoder
 from amr_tf.objectives.base import Term
 
@@ -46,11 +48,16 @@ class ACAI(AdversarialAutoencoder):
         return self.discriminator(images, training=training)["logits"]
 
     def _interpolate(self, latents, seed):
-        """alpha (B, 1, ...) in [0, 0.5] and the mix with the reversed batch."""
+        """alpha (B, 1, ...) in [0, 0.5] and the mix with the reversed batch.
+
+        Under a distribution strategy the batch reversed is the global batch
+        (`amr_tf.replicas`), as on one device.
+        """
         shape = mixer_lib.coefficient_shape(latents, per_channel=False)
-        uniform = tf.random.stateless_uniform(shape, seed, dtype=latents.dtype)
+        uniform = replicas.uniform(shape, seed, latents.dtype)
         alpha = 0.5 - tf.abs(uniform - 0.5)
-        mixed = mixer_lib.blend(tf.reverse(latents, axis=[0]), latents, alpha)
+        partners = replicas.local(tf.reverse(replicas.gather(latents), axis=[0]))
+        mixed = mixer_lib.blend(partners, latents, alpha)
         return alpha, mixed
 
     def generator_losses(self, batch, seeds):

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from amr_tf import losses
 from amr_tf import mixers as mixer_lib
+from amr_tf import replicas
 from amr_tf.objectives.base import AdversarialAutoencoder
 from amr_tf.objectives.base import Term
 
@@ -97,11 +98,14 @@ class AMR(AdversarialAutoencoder):
             mixes only when their mixer exists), in that order.
         """
         mixes = {}
+        # Partners come from the global batch; gather it once for both mixers.
+        everyone = replicas.gather(latents) if self.mixers else None
         if self.mixer is not None:
-            mixes["mix"] = self.mixer.mix_batch(latents, seeds.next())
+            mixes["mix"] = self.mixer.mix_batch(latents, seeds.next(),
+                                                everyone=everyone)
         if self.class_mixer is not None:
             mixes["class_mix"] = self.class_mixer.mix_batch(
-                latents, seeds.next(), batch["attributes"]
+                latents, seeds.next(), batch["attributes"], everyone=everyone
             )
         names = ["reconstruction", *mixes]
         codes = [latents] + [mix.latents for mix in mixes.values()]

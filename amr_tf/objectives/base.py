@@ -62,6 +62,11 @@ class AdversarialAutoencoder(keras.Model):
         self.gan_loss = gan_loss
         self.n_critic = n_critic
         self.seed = seed
+        # Counts train_step calls. The generator optimizer's own counter
+        # stalls when a loss-scale optimizer skips an overflowing step.
+        self._iterations = keras.Variable(
+            0, dtype="int64", trainable=False,
+            aggregation="only_first_replica", name="iterations")
 
     def create_trackers(self):
         """Creates one running mean per loss term; subclasses call it at the
@@ -134,8 +139,8 @@ class AdversarialAutoencoder(keras.Model):
 
     @property
     def iterations(self):
-        """Completed training iterations (generator updates)."""
-        return self.generator_optimizer.iterations
+        """Completed training iterations (calls of `train_step`)."""
+        return self._iterations
 
     def completed_iterations(self):
         """`iterations` as a Python int, also under a distribution strategy."""
@@ -144,6 +149,13 @@ class AdversarialAutoencoder(keras.Model):
     def build(self, input_shape):
         # The networks are functional models, built when constructed.
         self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy, Keras's `fit` fetches a batch and all-reduces it
+        # to build the model symbolically. Everything here is built by
+        # __init__ and compile, and MultiWorkerMirroredStrategy cannot
+        # all-reduce a dict batch, so skip it.
+        del iterator, data_batch
 
     @property
     def metrics(self):
@@ -200,4 +212,11 @@ class AdversarialAutoencoder(keras.Model):
         for batch in batches:
             self.discriminator_update(batch, seeds)
         self.generator_update(batches[-1], seeds)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        self._iterations.assign_add(1)
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces multi-worker logs with a MEAN along axis 0,
+            # which scalars do not have: give each a length-1 axis.
+            logs = {name: value[tf.newaxis] for name, value in logs.items()}
+        return logs

@@ -1,0 +1,108 @@
+"""Where and in what precision a run trains: `--strategy`, `--mixed_precision`.
+
+`--batch_size` is the global batch: each of the strategy's N replicas takes
+batch_size / N examples per update, and the losses are averaged over the
+global batch (`tf.nn.compute_average_loss`), so gradients summed across
+replicas are those of one device on the whole batch (SPEC §7).
+"""
+
+import contextlib
+import os
+
+import keras
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def make_strategy(name):
+    """The `tf.distribute.Strategy` named by `--strategy`.
+
+    default: the current (one-device) strategy. mirrored: every local GPU
+    (the CPU when there is none). multi_worker: `MultiWorkerMirroredStrategy`
+    configured from the `TF_CONFIG` environment variable. tpu: the TPU of
+    `TPUClusterResolver()` (`TPU_NAME`, or the local TPU of a TPU VM).
+
+    Raises:
+        UsageError: unknown name, no TF_CONFIG or no TPU.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise UsageError(
+                "--strategy=multi_worker needs the TF_CONFIG environment "
+                "variable (the cluster and this worker's task): see README")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        except ValueError as error:
+            raise UsageError(f"--strategy=tpu found no TPU ({error}); set "
+                             "TPU_NAME or run on a TPU VM") from error
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise UsageError(f"unknown --strategy={name!r}; choose one of "
+                     f"{', '.join(STRATEGIES)}")
+
+
+def check_strategy(config, strategy):
+    """Raises `UsageError` if `config` cannot train under `strategy`.
+
+    The global batch must split evenly over the replicas. `--jit_compile`
+    needs one replica or a TPU: Keras compiles the whole step, replicas
+    included, and XLA cannot place one computation on several GPUs or CPUs.
+    """
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise UsageError(f"--batch_size={config.batch_size} must be a multiple "
+                         f"of the {replicas} replicas of the strategy")
+    if (config.jit_compile and replicas > 1
+            and not isinstance(strategy, tf.distribute.TPUStrategy)):
+        raise UsageError(f"--jit_compile needs one replica or a TPU; this "
+                         f"strategy has {replicas} replicas: drop "
+                         "--jit_compile or use --strategy=default")
+
+
+def is_chief(strategy):
+    """Whether this worker writes checkpoints, summaries and figures."""
+    return strategy.extended.should_checkpoint
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Sets Keras's global dtype policy `name` inside the block.
+
+    Layers take the policy when they are built, so build the networks inside
+    and they keep it; the previous policy is restored on exit.
+    """
+    if name not in PRECISIONS:
+        raise UsageError(f"unknown --mixed_precision={name!r}; choose one of "
+                         f"{', '.join(PRECISIONS)}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def wrap_optimizer(optimizer, precision):
+    """`optimizer`, in a dynamic `LossScaleOptimizer` under mixed_float16.
+
+    bfloat16 has float32's exponent range and needs no loss scaling.
+    """
+    if precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def unwrap_optimizer(optimizer):
+    """The optimizer that holds the slots: a loss-scale optimizer's inner one."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
