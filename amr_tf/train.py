@@ -5,36 +5,17 @@ Bad flags or data exit with status 2 and a one-line `error: ...` message
 before any training starts.
 """
 
-import sys
-
 from absl import app
-from absl import flags
 from absl import logging
 
+from amr_tf import cli
 from amr_tf import flags as train_flags
 from amr_tf import training
 from amr_tf.errors import UsageError
 
-USAGE_EXIT_CODE = 2
-
-
-def fail(message):
-    """Prints a one-line error and exits with the usage status."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(USAGE_EXIT_CODE)
-
-
-def parse_flags(argv):
-    """absl's parser, but bad flags exit 2 with one line, like bad data."""
-    try:
-        return train_flags.FLAGS(argv)
-    except flags.Error as error:
-        fail(str(error).splitlines()[0])
-
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)  # Keras prints the progress.
     config = train_flags.config_from_flags()
     try:
@@ -44,7 +25,7 @@ def main(argv):
             structural_flags=train_flags.STRUCTURAL_FLAGS,
         )
     except UsageError as error:
-        fail(error)
+        cli.fail(error)
     print(f"Trained {result.iterations} iterations. Outputs in {config.model_dir}:")
     print(f"  figure:      {result.figure_path}")
     print(f"  checkpoints: {config.model_dir}/checkpoints")
@@ -53,7 +34,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=cli.parse_flags)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+"""Rebuilding training runs from their flags, and trained models from a run.
+
+A run's `model_dir` holds `flags.txt` (its flags as a flagfile) and
+`checkpoints/`. `load_trained(model_dir)` gives back the config, the dataset
+info and the model with its latest checkpoint restored; tools that evaluate
+or export a run start there.
+
+Importing this module defines the training flags (`amr_tf.flags`) on absl's
+global FLAGS. Parsing here never touches their values: every parse uses fresh
+copies of the flags.
+"""
+
+import collections
+import copy
+import dataclasses
+import os
+
+import tensorflow as tf
+from absl import flags
+
+from amr_tf import flags as train_flags
+from amr_tf import training
+from amr_tf.errors import UsageError
+
+Restored = collections.namedtuple("Restored", ["config", "info", "model"])
+Restored.__doc__ = """A trained run: `TrainConfig`, `DatasetInfo` and model."""
+
+
+def parse_training_flags(args):
+    """Parses training flags into fresh `FlagValues`, defaults for the rest.
+
+    Args:
+        args: flag strings, e.g. `["--flagfile=configs/shapes.cfg",
+            "--steps=10"]`; later ones win.
+
+    Returns:
+        `absl.flags.FlagValues` holding copies of the training flags; pass it
+        to `amr_tf.flags.config_from_flags` and `amr_tf.flags.serialize`.
+
+    Raises:
+        UsageError: for an unknown flag or a bad value.
+    """
+    values = flags.FlagValues()
+    module = train_flags.__name__
+    for flag in train_flags.FLAGS.get_key_flags_for_module(module):
+        flag = copy.deepcopy(flag)
+        values[flag.name] = flag
+        values.register_flag_by_module(module, flag)
+    values.unparse_flags()  # The defaults, not this process's values.
+    try:
+        values(["amr_tf", *args])
+    except flags.Error as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+    return values
+
+
+def read_config(model_dir):
+    """The `TrainConfig` of the run in `model_dir` (its `flags.txt`).
+
+    `model_dir` replaces the directory stored in the flags, so a run can be
+    moved or copied.
+    """
+    path = os.path.join(model_dir, training.FLAGFILE)
+    if not os.path.isfile(path):
+        raise UsageError(f"{path} does not exist: --model_dir must be the "
+                         "directory of a training run")
+    values = parse_training_flags([f"--flagfile={path}"])
+    config = train_flags.config_from_flags(values)
+    return dataclasses.replace(config, model_dir=model_dir)
+
+
+def load_trained(model_dir):
+    """Rebuilds the run in `model_dir` and restores its latest checkpoint.
+
+    Returns:
+        `Restored(config, info, model)`.
+
+    Raises:
+        UsageError: no `flags.txt`, no checkpoint, or data that is missing.
+    """
+    config = read_config(model_dir)
+    info = training.validate(config)
+    checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+    if latest is None:
+        raise UsageError(f"{checkpoint_dir} holds no checkpoint: train the "
+                         f"run first (python -m amr_tf.train "
+                         f"--flagfile={model_dir}/{training.FLAGFILE})")
+    model = training.build_model(config, info)
+    training.make_checkpoint(model).restore(latest).assert_existing_objects_matched()
+    return Restored(config, info, model)
