@@ -221,7 +221,7 @@ def write_figure(model, config, info):
     return path
 
 
-def train(config, flag_text="", structural_flags=()):
+def train(config, flag_text="", structural_flags=(), callbacks=()):
     """Trains (or resumes) a model as configured; the CLI's whole job.
 
     Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
@@ -231,6 +231,8 @@ def train(config, flag_text="", structural_flags=()):
         config: a `TrainConfig`.
         flag_text: the run's flags as flagfile text, stored in `flags.txt`.
         structural_flags: flag names that must match a run being resumed.
+        callbacks: extra Keras callbacks (e.g. a metric tracked every
+            `log_every` iterations).
 
     Raises:
         UsageError: for a bad config, before any training starts.
@@ -270,6 +272,7 @@ def train(config, flag_text="", structural_flags=()):
                 callbacks_lib.Summaries(
                     os.path.join(config.model_dir, "tensorboard"), eval_batch,
                     info.is_image, seed=config.seed),
+                *callbacks,
             ],
         )
         history = fit.history
