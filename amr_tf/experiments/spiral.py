@@ -16,6 +16,7 @@ import json
 import os
 
 import keras
+import numpy as np
 from absl import app
 from absl import flags
 from absl import logging
@@ -25,6 +26,7 @@ from amr_tf import inference
 from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
+from amr_tf.eval import summary
 from amr_tf.experiments import common
 from amr_tf.experiments import figures
 
@@ -48,6 +50,7 @@ class Options:
     quick: bool = False
     betas: tuple[float, ...] = (0.0, 0.1, 10.0, 100.0)
     epsilon: float = 0.05
+    seeds: int = 1
     overrides: tuple[str, ...] = ()
 
 
@@ -82,12 +85,14 @@ def _read_curve(path):
 
 
 def make_runs(options):
+    """AMR for each β, then ACAI, each for `options.seeds` model seeds."""
     base = (common.config_flag("spiral"), *(QUICK_FLAGS if options.quick else ()))
-    runs = [common.Run(f"amr_beta{beta:g}", f"AMR β={beta:g}",
-                       (*base, "--objective=amr", f"--consistency_weight={beta}"))
-            for beta in options.betas]
-    runs.append(common.Run("acai", "ACAI", (*base, "--objective=acai")))
-    return runs
+    methods = [(f"amr_beta{beta:g}", f"AMR β={beta:g}",
+                ("--objective=amr", f"--consistency_weight={beta}"))
+               for beta in options.betas]
+    methods.append(("acai", "ACAI", ("--objective=acai",)))
+    return [common.Run(f"{name}_seed{seed}", label, (*base, *args), seed)
+            for name, label, args in methods for seed in range(options.seeds)]
 
 
 def run(options):
@@ -102,42 +107,51 @@ def run(options):
     trained = common.train_runs(make_runs(options), options.output_dir,
                                 options.overrides, callbacks_for)
     settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon)
-    results, panels, curves = {}, [], {}
+    per_run, panels, curves = [], [], {}
     for item in trained:
         restored, method = item.restored, item.run.method
         metrics = metrics_lib.evaluate(restored, ["spiral", "consistency"],
                                        settings)
         metrics["train_seconds"] = item.seconds
-        results[method] = metrics
-        data = metrics_lib.first_examples(restored.config.data, "test",
-                                          settings.num_examples)["inputs"]
-        decoded = inference.random_mixes(restored.model, data, settings.seed)
-        fraction = metrics["on_manifold_fraction"]
-        panels.append((f"{method}: {fraction:.0%} on spiral", data, decoded))
-        curves[method] = _read_curve(
-            os.path.join(restored.config.model_dir, CURVE_FILE))
+        per_run.append((method, metrics))
+        if item.run.seed == 0:  # Figures show the first seed.
+            data = metrics_lib.first_examples(restored.config.data, "test",
+                                              settings.num_examples)["inputs"]
+            decoded = inference.random_mixes(restored.model, data,
+                                             settings.seed)
+            fraction = metrics["on_manifold_fraction"]
+            panels.append((f"{method}: {fraction:.0%} on spiral", data,
+                           decoded))
+            curves[method] = _read_curve(
+                os.path.join(restored.config.model_dir, CURVE_FILE))
+    results = {method: summary.pool([metrics for _, metrics in group])
+               for method, group in common.by_method(
+                   per_run, lambda pair: pair[0]).items()}
 
-    data_fraction = next(iter(results.values()))["data_on_manifold_fraction"]
+    data_fraction = per_run[0][1]["data_on_manifold_fraction"]
     output_dir = options.output_dir
     figures.save_point_mix_panels(os.path.join(output_dir, "spiral_mixes.png"),
                                   panels)
     figures.save_bar_chart(
         os.path.join(output_dir, "spiral_on_manifold.png"),
-        {m: r["on_manifold_fraction"] for m, r in results.items()},
+        {m: np.mean(r["on_manifold_fraction"]) for m, r in results.items()},
         f"decoded mixes within ε={options.epsilon:g}",
         reference=data_fraction, reference_label="held-out data")
     figures.save_curves(
         os.path.join(output_dir, "spiral_consistency.png"), curves,
         "mixing consistency", styles={"AMR β=0": "k-", "ACAI": "r-"})
 
-    rows = [[method, f"{m['on_manifold_fraction']:.3f}",
-             f"{m['mixing_consistency']:.4g}", m["iterations"],
-             f"{m['train_seconds']:.0f}"] for method, m in results.items()]
+    rows = [[method, summary.format_value(m["on_manifold_fraction"], 3),
+             summary.format_value(m["mixing_consistency"], 3),
+             f"{m['iterations'][0]:.0f}", f"{np.mean(m['train_seconds']):.0f}"]
+            for method, m in results.items()]
     table = common.markdown_table(
         ["run", f"decoded mixes within ε={options.epsilon:g} of the spiral",
-         "mixing consistency (end)", "iterations", "train s"], rows)
-    table += (f"\n\nHeld-out data points within ε of the spiral: "
-              f"{data_fraction:.3f}.")
+         "mixing consistency (end)", "iterations", "train s / run"], rows)
+    table += (f"\n\nmean ± std over {options.seeds} model seed(s); "
+              f"{settings.num_examples} held-out points, each mixed with a "
+              f"random partner. Held-out data points within ε of the "
+              f"spiral: {data_fraction:.3f}.")
     common.write_outputs(output_dir, results, table)
     return results
 
@@ -158,6 +172,7 @@ def main(argv):
             quick=FLAGS.quick,
             betas=_parse_betas(FLAGS.betas),
             epsilon=FLAGS.epsilon,
+            seeds=FLAGS.model_seeds or 1,
             overrides=common.overrides_from_command_line(),
         )
         run(options)
