@@ -23,9 +23,15 @@ setuptools.setup(
         "absl-py>=2.1,<3",
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",
+        "scipy>=1.11,<2",
+        "scikit-learn>=1.5,<2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "scipy>=1.11,<2"],
+        "test": ["pytest>=8,<10"],
     },
-    entry_points={"console_scripts": ["amr-train=amr_tf.train:run"]},
+    entry_points={"console_scripts": [
+        "amr-train=amr_tf.train:run",
+        "amr-evaluate=amr_tf.evaluate:run",
+        "amr-aggregate=amr_tf.aggregate:run",
+    ]},
 )

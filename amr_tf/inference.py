@@ -35,10 +35,50 @@ def interpolate(model, images_a, images_b, alphas, mixer=None):
     return np.stack([np.asarray(d) for d in decoded], axis=1)
 
 
-def random_mixes(model, inputs, seed, attributes=None):
-    """Decodes the training-time random mixes of a batch; (B, ...) float32."""
-    mixer = interpolation_mixer(model)
-    latents = model.encoder(inputs, training=False)
+def encode(model, inputs, batch_size=256):
+    """Codes f(x) of (N, ...) inputs, `batch_size` at a time; float32 NumPy."""
+    return _in_batches(model.encoder, inputs, batch_size)
+
+
+def decode(model, latents, batch_size=256):
+    """Decodings g(h) of (N, ...) codes, `batch_size` at a time; float32 NumPy."""
+    return _in_batches(model.decoder, latents, batch_size)
+
+
+def _in_batches(network, values, batch_size):
+    return np.concatenate([
+        np.asarray(network(values[start:start + batch_size], training=False))
+        for start in range(0, len(values), batch_size)
+    ])
+
+
+def random_mixes(model, inputs, seed, attributes=None, mixer=None):
+    """Decodes the training-time random mixes of a batch; (B, ...) float32.
+
+    Each example is mixed with a random partner from `inputs` by `mixer`
+    (default: `interpolation_mixer(model)`), with random draws from `seed`.
+    """
+    mixer = mixer or interpolation_mixer(model)
+    latents = tf.constant(encode(model, inputs))
     mixed = mixer.mix_batch(latents, tf.constant([seed, 0], tf.int64),
                             attributes).latents
-    return np.asarray(model.decoder(mixed, training=False))
+    return decode(model, np.asarray(mixed))
+
+
+def class_mixes(model, images_a, images_b, targets):
+    """Decodes supervised mixes Mix_sup(f(a), f(b), y~) (paper eq. 6).
+
+    Args:
+        model: an `AMR` with a class mixer.
+        images_a, images_b: (N, ...) inputs in [-1, 1].
+        targets: (N, k) target attributes y~ in [0, 1].
+
+    Returns:
+        (N, ...) float32 decoded mixes, using the class mixer's inference
+        mask (soft p, or p rounded for a hard mask).
+    """
+    latents_a = encode(model, images_a)
+    latents_b = encode(model, images_b)
+    mask = model.class_mixer.mask_for(tf.constant(latents_a),
+                                      tf.constant(targets, tf.float32))
+    return decode(model, np.asarray(mixer_lib.blend(latents_a, latents_b, mask)))

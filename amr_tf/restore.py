@@ -1,4 +1,14 @@
-"""Rebuilding a trained model from its `--model_dir`."""
+"""Rebuilding training runs from their flags, and trained models from a run.
+
+A run's `model_dir` holds `flags.txt` (its flags as a flagfile) and
+`checkpoints/`. `load_trained(model_dir)` gives back the config, the dataset
+info and the model with its latest checkpoint restored; tools that evaluate
+or export a run start there.
+
+Importing this module defines the training flags (`amr_tf.flags`) on absl's
+global FLAGS. Parsing here never touches their values: every parse uses fresh
+copies of the flags.
+"""
 
 import collections
 import copy
@@ -12,58 +22,76 @@ from amr_tf import flags as train_flags
 from amr_tf import training
 from amr_tf.errors import UsageError
 
-Restored = collections.namedtuple("Restored", ["config", "info", "model", "flag_text"])
-Restored.__doc__ = """A trained run: its `TrainConfig`, `DatasetInfo`, the
-model with the latest checkpoint restored, and the text of its `flags.txt`."""
+Restored = collections.namedtuple(
+    "Restored", ["config", "info", "model", "flag_text"], defaults=("",))
+Restored.__doc__ = """A trained run: `TrainConfig`, `DatasetInfo`, model, and
+the text of its `flags.txt` ("" when built in process)."""
+
+
+def parse_training_flags(args):
+    """Parses training flags into fresh `FlagValues`, defaults for the rest.
+
+    Args:
+        args: flag strings, e.g. `["--flagfile=configs/shapes.cfg",
+            "--steps=10"]`; later ones win.
+
+    Returns:
+        `absl.flags.FlagValues` holding copies of the training flags; pass it
+        to `amr_tf.flags.config_from_flags` and `amr_tf.flags.serialize`.
+
+    Raises:
+        UsageError: for an unknown flag or a bad value.
+    """
+    values = flags.FlagValues()
+    module = train_flags.__name__
+    for flag in train_flags.FLAGS.get_key_flags_for_module(module):
+        flag = copy.deepcopy(flag)
+        values[flag.name] = flag
+        values.register_flag_by_module(module, flag)
+    values.unparse_flags()  # The defaults, not this process's values.
+    try:
+        values(["amr_tf", *args])
+    except flags.Error as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+    return values
 
 
 def config_from_flag_text(text):
-    """A `TrainConfig` from flagfile text (`--name=value` lines).
-
-    The lines are parsed by a private copy of the training flags, so the
-    process's own flag values are left alone.
-
-    Raises:
-        UsageError: a line names an unknown flag or a bad value.
-    """
-    values = flags.FlagValues()
-    for flag in train_flags.FLAGS.get_key_flags_for_module(train_flags.__name__):
-        values[flag.name] = copy.deepcopy(flag)
+    """The `TrainConfig` of flagfile text (`--name=value` lines)."""
     lines = [line.strip() for line in text.splitlines()]
-    try:
-        values(["flags.txt", *[line for line in lines if line.startswith("--")]])
-    except flags.Error as error:
-        raise UsageError(f"bad flags.txt: {str(error).splitlines()[0]}") from None
+    values = parse_training_flags([line for line in lines if line.startswith("--")])
     return train_flags.config_from_flags(values)
+
+
+def read_flag_text(model_dir):
+    """The text of the `flags.txt` of the run in `model_dir`."""
+    path = os.path.join(model_dir, training.FLAGFILE)
+    if not tf.io.gfile.exists(path):
+        raise UsageError(f"{path} does not exist: --model_dir must be the "
+                         "directory of a training run")
+    with tf.io.gfile.GFile(path) as flag_file:
+        return flag_file.read()
 
 
 def load_trained(model_dir):
     """Rebuilds the run in `model_dir` and restores its latest checkpoint.
 
-    Args:
-        model_dir: a training run's `--model_dir` (holds `flags.txt` and
-            `checkpoints/`).
-
     Returns:
-        A `Restored`; its config's `model_dir` is `model_dir`, wherever the
-        run was trained.
+        `Restored(config, info, model, flag_text)`.
 
     Raises:
-        UsageError: no such run, no checkpoint yet, or its data is missing.
+        UsageError: no `flags.txt`, no checkpoint, or data that is missing.
     """
-    flag_path = os.path.join(model_dir, training.FLAGFILE)
-    if not tf.io.gfile.exists(flag_path):
-        raise UsageError(f"{flag_path} not found: --model_dir must be the "
-                         "folder of a training run")
-    with tf.io.gfile.GFile(flag_path) as flag_file:
-        flag_text = flag_file.read()
+    flag_text = read_flag_text(model_dir)
     config = dataclasses.replace(config_from_flag_text(flag_text),
                                  model_dir=model_dir)
+    info = training.validate(config)
     checkpoint_dir = os.path.join(model_dir, "checkpoints")
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest is None:
-        raise UsageError(f"no checkpoint in {checkpoint_dir}: train first")
-    info = training.validate(config)
+        raise UsageError(f"{checkpoint_dir} holds no checkpoint: train the "
+                         f"run first (python -m amr_tf.train "
+                         f"--flagfile={model_dir}/{training.FLAGFILE})")
     model = training.build_model(config, info)
     training.make_checkpoint(model).restore(latest).assert_existing_objects_matched()
     return Restored(config, info, model, flag_text)

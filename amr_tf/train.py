@@ -8,16 +8,14 @@ before any training starts.
 from absl import app
 from absl import logging
 
+from amr_tf import cli
 from amr_tf import flags as train_flags
 from amr_tf import training
-from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.errors import UsageError
 
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)  # Keras prints the progress.
     config = train_flags.config_from_flags()
     try:
@@ -27,7 +25,7 @@ def main(argv):
             structural_flags=train_flags.STRUCTURAL_FLAGS,
         )
     except UsageError as error:
-        fail(error)
+        cli.fail(error)
     print(f"Trained {result.iterations} iterations. Outputs in {config.model_dir}:")
     print(f"  figure:      {result.figure_path}")
     print(f"  checkpoints: {config.model_dir}/checkpoints")
@@ -39,7 +37,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    app.run(main, flags_parser=cli.parse_flags)
 
 
 if __name__ == "__main__":

@@ -276,7 +276,7 @@ def write_figure(model, config, info):
     return path
 
 
-def train(config, flag_text="", structural_flags=()):
+def train(config, flag_text="", structural_flags=(), callbacks=()):
     """Trains (or resumes) a model as configured; the CLI's whole job.
 
     Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
@@ -290,6 +290,8 @@ def train(config, flag_text="", structural_flags=()):
         config: a `TrainConfig`.
         flag_text: the run's flags as flagfile text, stored in `flags.txt`.
         structural_flags: flag names that must match a run being resumed.
+        callbacks: extra Keras callbacks (e.g. a metric tracked every
+            `log_every` iterations).
 
     Raises:
         UsageError: for a bad config, before any training starts.
@@ -338,6 +340,7 @@ def train(config, flag_text="", structural_flags=()):
             callbacks=[
                 callbacks_lib.Throughput(),
                 callbacks_lib.Checkpoint(manager, keep=chief),
+                *callbacks,
             ] + ([callbacks_lib.Summaries(
                 os.path.join(config.model_dir, "tensorboard"), eval_batch,
                 info.is_image, seed=config.seed)] if chief else []),

@@ -70,9 +70,8 @@ def save_interpolation_figure(path, rows, row_labels, title=None):
     plt.close(figure)
 
 
-def save_point_mixes_figure(path, data, mixes, title=None):
-    """Writes a scatter PNG: data points (blue) and decoded mixes (orange)."""
-    figure, axis = plt.subplots(figsize=(5, 5), dpi=100)
+def draw_point_mixes(axis, data, mixes, title=None):
+    """Scatters data points (blue) and decoded mixes (orange) on an axis."""
     axis.scatter(data[:, 0], data[:, 1], s=3, c="tab:blue", label="data")
     axis.scatter(mixes[:, 0], mixes[:, 1], s=3, c="tab:orange",
                  label="decoded mixes")
@@ -80,6 +79,12 @@ def save_point_mixes_figure(path, data, mixes, title=None):
     axis.legend(loc="upper right", fontsize=8)
     if title:
         axis.set_title(title, fontsize=9)
+
+
+def save_point_mixes_figure(path, data, mixes, title=None):
+    """Writes a scatter PNG: data points (blue) and decoded mixes (orange)."""
+    figure, axis = plt.subplots(figsize=(5, 5), dpi=100)
+    draw_point_mixes(axis, data, mixes, title)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

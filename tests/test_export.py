@@ -266,9 +266,9 @@ def test_export_cli_writes_a_version_from_the_latest_checkpoint(tiny_run, tmp_pa
 
 
 @pytest.mark.parametrize("setup, message", [
-    ("missing", "flags.txt not found: --model_dir must be the folder of a "
-                "training run"),
-    ("untrained", "no checkpoint in"),
+    ("missing", "flags.txt does not exist: --model_dir must be the directory "
+                "of a training run"),
+    ("untrained", "holds no checkpoint: train the run first"),
 ])
 def test_export_cli_refuses_a_folder_without_a_trained_run(setup, message,
                                                            tmp_path):
@@ -289,5 +289,5 @@ def test_flag_text_round_trips_and_bad_lines_are_named():
                                            "--nocache_data\n")
     assert (config.data.name, config.arch.width, config.cache_data) == (
         "lines", 8, False)
-    with pytest.raises(UsageError, match="bad flags.txt: Unknown command line flag 'widht'"):
+    with pytest.raises(UsageError, match="Unknown command line flag 'widht'"):
         restore.config_from_flag_text("--widht=8\n")

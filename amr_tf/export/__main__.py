@@ -16,6 +16,7 @@ from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf.cli import fail
 from amr_tf.cli import parse_flags
+from amr_tf.cli import reject_extra_arguments
 from amr_tf.errors import UsageError
 
 flags.DEFINE_integer("export_version", None,
@@ -23,8 +24,7 @@ flags.DEFINE_integer("export_version", None,
 
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
     values = train_flags.FLAGS
     if not values["model_dir"].present:

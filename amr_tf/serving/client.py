@@ -21,6 +21,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from amr_tf import visualize
 from amr_tf.cli import fail
 from amr_tf.cli import parse_flags
+from amr_tf.cli import reject_extra_arguments
 from amr_tf.errors import UsageError
 
 MIX_SIGNATURE = "mix"
@@ -157,8 +158,7 @@ def _define_flags():
 
 def main(argv):
     values = flags.FLAGS
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    reject_extra_arguments(argv)
     for name in ("image_a", "image_b"):
         if not values[name].value:
             fail(f"--{name} is required")

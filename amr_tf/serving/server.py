@@ -31,6 +31,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from amr_tf.cli import fail
 from amr_tf.cli import parse_flags
+from amr_tf.cli import reject_extra_arguments
 from amr_tf.serving.repository import ModelRepository
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -274,8 +275,7 @@ def _define_flags():
 
 def main(argv):
     values = flags.FLAGS
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    reject_extra_arguments(argv)
     if bool(values.model_base_path) == bool(values.model_config_file):
         fail("pass one of --model_base_path or --model_config_file")
     logging.set_verbosity(logging.INFO)

@@ -1,0 +1,45 @@
+"""Latent-space structure (paper §5.3): t-SNE, then K-Means cluster spread.
+
+For each t-SNE seed the latents are embedded in 2-D, clustered by K-Means
+with one cluster per class, and the mean pairwise distance between cluster
+centres is taken. Two models are compared by a paired t-test over values
+paired by (model seed, t-SNE seed).
+"""
+
+import numpy as np
+import scipy.spatial.distance
+import scipy.stats
+from sklearn import cluster as sklearn_cluster
+from sklearn import manifold
+
+
+def tsne(latents, seed, perplexity=30.0):
+    """(N, ...) latents -> (N, 2) t-SNE embedding (PCA initialised)."""
+    latents = np.asarray(latents, np.float64).reshape(len(latents), -1)
+    embedding = manifold.TSNE(2, perplexity=min(perplexity, len(latents) - 1),
+                              init="pca", random_state=seed)
+    return embedding.fit_transform(latents)
+
+
+def inter_cluster_distance(points, num_clusters, seed=0, n_init=10):
+    """Mean pairwise Euclidean distance between K-Means centres of points."""
+    kmeans = sklearn_cluster.KMeans(num_clusters, n_init=n_init,
+                                    random_state=seed)
+    kmeans.fit(np.asarray(points, np.float64))
+    return float(np.mean(scipy.spatial.distance.pdist(kmeans.cluster_centers_)))
+
+
+def inter_cluster_distances(latents, num_clusters, tsne_seeds):
+    """`inter_cluster_distance` of the t-SNE embedding, one per seed."""
+    return [inter_cluster_distance(tsne(latents, seed), num_clusters, seed)
+            for seed in tsne_seeds]
+
+
+def paired_t_test(values_a, values_b):
+    """Paired t-test of two equally long sequences; returns (t, p-value).
+
+    t = mean(d) / (std(d, ddof=1) / sqrt(n)) with d = a - b, two-sided p.
+    """
+    result = scipy.stats.ttest_rel(np.asarray(values_a, np.float64),
+                                   np.asarray(values_b, np.float64))
+    return float(result.statistic), float(result.pvalue)

@@ -1,0 +1,91 @@
+"""Evaluate a trained run: `python -m amr_tf.evaluate --model_dir=DIR`.
+
+Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
+each metric of SPEC §6 that applies (or those named by --metrics) and writes
+them to DIR/metrics.json. Metrics measured several times (FID over resamples
+of mixes, t-SNE seeds) are printed as mean ± std and stored as lists; pool
+model seeds with `python -m amr_tf.aggregate`.
+
+The FID feature classifier is trained on the run's dataset the first time
+and cached under --classifier_dir.
+"""
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from amr_tf import cli
+from amr_tf import restore
+from amr_tf.errors import UsageError
+from amr_tf.eval import classifier as classifier_lib
+from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
+
+flags.DEFINE_list("metrics", ["auto"],
+                  "Metrics to measure, from "
+                  f"{', '.join(metrics_lib.METRICS)}; auto: all that apply.")
+flags.DEFINE_integer("num_eval_examples", 2000,
+                     "Held-out examples per metric.")
+flags.DEFINE_integer("resamples", 5, "Sets of random mixes for FID(data, mix).")
+flags.DEFINE_integer("eval_seed", 0, "Seed of the random mixes.")
+flags.DEFINE_list("fid_mixers", [],
+                  "Also measure FID(data, mix) with these mixers (e.g. "
+                  "mixup,bernoulli), besides the run's own.")
+flags.DEFINE_string("classifier_dir", "runs/classifiers",
+                    "Cache of FID feature classifiers.")
+flags.DEFINE_integer("classifier_steps", 2000,
+                     "Training steps of a new feature classifier.")
+flags.DEFINE_integer("tsne_seeds", 5, "t-SNE runs for latent_structure.")
+flags.DEFINE_integer("tsne_examples", 1000,
+                     "Held-out latents embedded by t-SNE.")
+
+FLAGS = flags.FLAGS
+
+
+def settings_from_flags():
+    """An `EvalSettings` from this CLI's flags."""
+    return metrics_lib.EvalSettings(
+        num_examples=FLAGS.num_eval_examples,
+        resamples=FLAGS.resamples,
+        seed=FLAGS.eval_seed,
+        fid_mixers=tuple(FLAGS.fid_mixers),
+        classifier_dir=FLAGS.classifier_dir,
+        classifier=classifier_lib.ClassifierSettings(steps=FLAGS.classifier_steps),
+        tsne_seeds=FLAGS.tsne_seeds,
+        tsne_examples=FLAGS.tsne_examples,
+    )
+
+
+def main(argv):
+    cli.reject_extra_arguments(argv)
+    logging.set_verbosity(logging.WARNING)
+    given = cli.training_flags_given()
+    if "model_dir" not in given:
+        cli.fail("--model_dir is required: the directory of a training run")
+    for name, text in given.items():
+        if name != "model_dir":
+            cli.fail(f"{text} is a training flag: evaluate takes the run's "
+                     f"flags from {FLAGS.model_dir}/flags.txt")
+    try:
+        restored = restore.load_trained(FLAGS.model_dir)
+        names = (metrics_lib.applicable(restored) if FLAGS.metrics == ["auto"]
+                 else FLAGS.metrics)
+        results = metrics_lib.evaluate(restored, names, settings_from_flags())
+    except UsageError as error:
+        cli.fail(error)
+    path = summary.write_metrics(FLAGS.model_dir, results)
+    config = restored.config
+    print(f"{config.objective} ({config.mixer}) on {restored.info.name}, "
+          f"{results['iterations']} iterations:")
+    for name, value in results.items():
+        if name != "iterations":
+            print(f"  {name}: {summary.format_value(value)}")
+    print(f"Metrics written to {path}")
+
+
+def run():
+    app.run(main, flags_parser=cli.parse_flags)
+
+
+if __name__ == "__main__":
+    run()

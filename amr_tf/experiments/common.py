@@ -1,0 +1,231 @@
+"""What every experiment shares: its flags, training its runs, tables.
+
+An experiment is a list of `Run`s (training flags on top of a config under
+configs/), trained one after another into `output_dir/<run name>` with
+`training.train` (so an interrupted experiment resumes where it stopped and
+a finished run is not retrained), then evaluated with `amr_tf.eval`.
+
+Training flags given on an experiment's command line (e.g. `--steps=50`)
+override those of every run; `--model_dir` and `--seed` are the
+experiment's to set.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import time
+
+import numpy as np
+from absl import flags
+
+from amr_tf import cli
+from amr_tf import flags as train_flags
+from amr_tf import inference
+from amr_tf import restore
+from amr_tf import training
+from amr_tf import visualize
+from amr_tf.errors import UsageError
+from amr_tf.eval import metrics as metrics_lib
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
+RESULTS_FILE = "results.json"
+# Seconds a run has spent training, over every resume.
+TIMING_FILE = "train_seconds.txt"
+TABLE_FILE = "results.md"
+# Training flags an experiment sets per run itself.
+_RUN_FLAGS = ("model_dir", "seed")
+
+flags.DEFINE_bool("quick", False,
+                  "CPU settings: fewer iterations, smaller images and fewer "
+                  "seeds than the paper.")
+flags.DEFINE_string("output_dir", None,
+                    "Runs, tables and figures go here; default "
+                    "runs/experiments/<experiment>.")
+flags.DEFINE_integer("model_seeds", None,
+                     "Model seeds per method; default: the experiment's.")
+flags.DEFINE_list("methods", ["arae", "acai", "amr_mixup", "amr_bernoulli"],
+                  "Methods to compare (fid_table, lines).")
+flags.DEFINE_string("classifier_dir", None,
+                    "Cache of FID feature classifiers; default "
+                    "<output_dir>/classifiers.")
+
+FLAGS = flags.FLAGS
+
+# --quick: 16 px images, 800 iterations of the config's own settings.
+QUICK_FLAGS = ("--image_size=16", "--steps=800", "--log_every=100")
+# Without --quick, shapes (the CPU demo config) takes the paper's optimiser
+# and n_critic, and trains longer.
+FULL_FLAGS = {"shapes": ("--n_critic=5", "--learning_rate=2e-4",
+                         "--steps=10000", "--log_every=500")}
+
+# The compared methods: name -> (table label, training flags).
+METHODS = {
+    "arae": ("ARAE", ("--objective=arae",)),
+    "acai": ("ACAI", ("--objective=acai",)),
+    "amr_mixup": ("AMR (mixup)", ("--objective=amr", "--mixer=mixup")),
+    "amr_bernoulli": ("AMR (Bernoulli)",
+                      ("--objective=amr", "--mixer=bernoulli")),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of an experiment.
+
+    Attributes:
+        name: directory under the output folder, e.g. "amr_mixup_seed0".
+        method: the row it belongs to in tables, e.g. "AMR (mixup)".
+        args: training flags, e.g. ("--flagfile=...", "--objective=arae").
+        seed: the model seed.
+    """
+
+    name: str
+    method: str
+    args: tuple[str, ...]
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """A run after training: the model and its training time in seconds,
+    over every resume (wall clock, including tracing and checkpoints)."""
+
+    run: Run
+    restored: restore.Restored
+    seconds: float
+
+
+def method_runs(methods, base_args, seeds):
+    """A `Run` per method and seed: `<method>_seed<seed>`."""
+    for name in methods:
+        if name not in METHODS:
+            raise UsageError(f"unknown method {name!r}; choose from "
+                             f"{', '.join(METHODS)}")
+    return [Run(f"{name}_seed{seed}", METHODS[name][0],
+                (*base_args, *METHODS[name][1]), seed)
+            for name in methods for seed in range(seeds)]
+
+
+def config_flag(name):
+    """`--flagfile=` for configs/<name>.cfg."""
+    path = CONFIG_DIR / f"{name}.cfg"
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist: run experiments from a "
+                         "checkout of the repository")
+    return f"--flagfile={path}"
+
+
+def overrides_from_command_line():
+    """Training flags given on the command line, to apply to every run."""
+    given = cli.training_flags_given(train_flags.__name__)
+    for name in _RUN_FLAGS:
+        if name in given:
+            cli.fail(f"--{name} is set per run by the experiment; use "
+                     "--output_dir and --model_seeds")
+    return tuple(given.values())
+
+
+def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
+    """Trains (or resumes, or skips when finished) each run in turn.
+
+    Args:
+        runs: `Run`s.
+        output_dir: each run goes to `output_dir/run.name`.
+        overrides: training flags applied after every run's own.
+        callbacks_for: optional function `(run, config) -> Keras callbacks`.
+
+    Returns:
+        A list of `Trained`, in the order of `runs`.
+    """
+    trained = []
+    for index, run in enumerate(runs):
+        model_dir = os.path.join(output_dir, run.name)
+        values = restore.parse_training_flags(
+            ["--noexport", *run.args, *overrides, f"--seed={run.seed}",
+             f"--model_dir={model_dir}"])
+        config = train_flags.config_from_flags(values)
+        print(f"[{index + 1}/{len(runs)}] {run.method}, seed {run.seed}: "
+              f"{config.steps} iterations in {model_dir}", flush=True)
+        start = time.perf_counter()
+        callbacks = callbacks_for(run, config) if callbacks_for else ()
+        result = training.train(config, train_flags.serialize(values),
+                                train_flags.STRUCTURAL_FLAGS, callbacks)
+        seconds = _add_training_time(
+            model_dir, time.perf_counter() - start if result.history else 0.0)
+        info = training.validate(config)
+        trained.append(Trained(run, restore.Restored(config, info, result.model),
+                               seconds))
+    return trained
+
+
+def _add_training_time(model_dir, seconds):
+    """Adds `seconds` to the run's recorded training time; the total."""
+    path = os.path.join(model_dir, TIMING_FILE)
+    if os.path.exists(path):
+        with open(path) as timing_file:
+            seconds += float(timing_file.read())
+    with open(path, "w") as timing_file:
+        timing_file.write(f"{seconds:.1f}\n")
+    return seconds
+
+
+def save_interpolation_grid(path, items, pairs=4, steps=8):
+    """Interpolations of held-out pairs, rows pixel then one per run.
+
+    Rows follow the paper's order: pixel, ARAE, ACAI, AMR (Fig. 3-5).
+
+    Args:
+        path: output PNG.
+        items: `Trained` runs on the same data, one per method.
+    """
+    restored = items[0].restored
+    inputs = metrics_lib.first_examples(restored.config.data, "test",
+                                        2 * pairs)["inputs"]
+    images_a, images_b = inputs[:pairs], inputs[pairs:2 * pairs]
+    alphas = np.linspace(1.0, 0.0, steps)
+    order = [label for label, _ in METHODS.values()]
+    items = sorted(items, key=lambda item: order.index(item.run.method)
+                   if item.run.method in order else len(order))
+    rows = [visualize.pixel_interpolation(images_a, images_b, alphas)]
+    rows += [inference.interpolate(item.restored.model, images_a, images_b,
+                                   alphas) for item in items]
+    visualize.save_interpolation_figure(
+        path, np.stack(rows, axis=1),
+        ["pixel"] + [item.run.method for item in items],
+        title=f"{restored.info.name}: interpolations (α from 1 to 0)")
+
+
+def by_method(items, method_of):
+    """Groups items by method, keeping first-seen order: {method: [items]}."""
+    groups = {}
+    for item in items:
+        groups.setdefault(method_of(item), []).append(item)
+    return groups
+
+
+def markdown_table(header, rows):
+    """A GitHub markdown table from a header and rows of strings."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_outputs(output_dir, results, table_text):
+    """Writes `results.json` and `results.md`, prints the table; paths."""
+    os.makedirs(output_dir, exist_ok=True)
+    json_path = os.path.join(output_dir, RESULTS_FILE)
+    with open(json_path, "w") as results_file:
+        json.dump(results, results_file, indent=2)
+    table_path = os.path.join(output_dir, TABLE_FILE)
+    with open(table_path, "w") as table_file:
+        table_file.write(table_text + "\n")
+    print(table_text)
+    print(f"Results in {json_path} and {table_path}")
+    return json_path, table_path
+
+
+def output_dir_or_default(name):
+    """--output_dir, or runs/experiments/<name>."""
+    return FLAGS.output_dir or os.path.join("runs", "experiments", name)

@@ -1,0 +1,160 @@
+"""Tables 1-2 analogue: ARAE vs AMR (mixup, Bernoulli) vs ACAI.
+
+    python -m amr_tf.experiments.fid_table --quick [--config=shapes]
+
+Trains every method of --methods for --model_seeds seeds on a config
+(configs/<config>.cfg: shapes by default; mnist or celeba with their data
+prepared) and measures, on held-out data, the classifier FID between the
+data and (a) reconstructions, (b) decoded random mixes, five resamples each,
+with the model's own mixer and also with mixup and Bernoulli mixes for every
+model (the paper's Tables 1 and 2). With class labels it also measures
+ACAI's linear probe and clustering accuracy and the t-SNE inter-cluster
+distance (paper §5.3), with paired t-tests against ARAE. Values are
+mean ± std over seeds x resamples (or x t-SNE seeds).
+
+Writes results.md / results.json and interpolation_grid.png (rows pixel /
+ARAE / ACAI / AMR, Fig. 3-5 style) under --output_dir; each run keeps its
+metrics.json, so `python -m amr_tf.aggregate` can pool them too.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+from amr_tf import cli
+from amr_tf.errors import UsageError
+from amr_tf.eval import latent_structure
+from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
+from amr_tf.experiments import common
+
+BASELINE = "ARAE"
+# Table columns: metric -> header.
+COLUMNS = {
+    "fid_mix": "FID(data, mix), own mixer",
+    "fid_mix_mixup": "FID(data, mixup mix)",
+    "fid_mix_bernoulli": "FID(data, Bernoulli mix)",
+    "fid_reconstruction": "FID(data, reconstruction)",
+    "linear_probe_accuracy": "linear probe",
+    "clustering_accuracy": "clustering",
+    "inter_cluster_distance": "t-SNE inter-cluster distance",
+    "mixing_consistency": "mixing consistency",
+}
+TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
+
+flags.DEFINE_string("config", "shapes", "Config under configs/ to train on.")
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    output_dir: str
+    quick: bool = False
+    config: str = "shapes"
+    methods: tuple[str, ...] = tuple(common.METHODS)
+    seeds: int | None = None
+    classifier_dir: str | None = None
+    overrides: tuple[str, ...] = ()
+    eval_settings: metrics_lib.EvalSettings | None = None
+
+
+def eval_settings(options):
+    """The paper's evaluation, fewer t-SNE points with --quick."""
+    if options.eval_settings:
+        return options.eval_settings
+    return metrics_lib.EvalSettings(
+        fid_mixers=("mixup", "bernoulli"),
+        classifier_dir=options.classifier_dir
+        or os.path.join(options.output_dir, "classifiers"),
+        tsne_examples=500 if options.quick else 1000,
+    )
+
+
+def run(options):
+    """Trains, evaluates and tabulates; returns {method: pooled metrics}."""
+    extra = (common.QUICK_FLAGS if options.quick
+             else common.FULL_FLAGS.get(options.config, ()))
+    seeds = options.seeds or (2 if options.quick else 3)
+    runs = common.method_runs(options.methods,
+                              (common.config_flag(options.config), *extra), seeds)
+    trained = common.train_runs(runs, options.output_dir, options.overrides)
+    settings = eval_settings(options)
+    per_run = []
+    for index, item in enumerate(trained):
+        print(f"[{index + 1}/{len(trained)}] evaluating {item.run.name}",
+              flush=True)
+        names = [name for name in metrics_lib.applicable(item.restored)
+                 if name != "mix_attributes"]
+        metrics = metrics_lib.evaluate(item.restored, names, settings)
+        metrics["train_seconds"] = item.seconds
+        summary.write_metrics(item.restored.config.model_dir, metrics)
+        per_run.append((item, metrics))
+    pooled = {method: summary.pool([metrics for _, metrics in group])
+              for method, group in common.by_method(
+                  per_run, lambda pair: pair[0].run.method).items()}
+
+    common.save_interpolation_grid(
+        os.path.join(options.output_dir, "interpolation_grid.png"),
+        [item for item in trained if item.run.seed == 0])
+    table = _table(pooled, seeds, settings)
+    common.write_outputs(options.output_dir, pooled, table)
+    return pooled
+
+
+def _table(pooled, seeds, settings):
+    columns = [name for name in COLUMNS
+               if any(name in metrics for metrics in pooled.values())]
+    rows = []
+    for method, metrics in pooled.items():
+        seconds = np.mean(metrics["train_seconds"])
+        rows.append([method] + [summary.format_value(metrics[name], 3)
+                                if name in metrics else "-"
+                                for name in columns] + [f"{seconds:.0f}"])
+    text = common.markdown_table(
+        ["method"] + [COLUMNS[name] for name in columns] + ["train s / run"],
+        rows)
+    text += (f"\n\nmean ± std over {seeds} model seeds x {settings.resamples} "
+             f"sets of random mixes (FID) or x {settings.tsne_seeds} t-SNE "
+             f"seeds; {settings.num_examples} held-out examples.")
+    if BASELINE in pooled:
+        tests = []
+        for method, metrics in pooled.items():
+            if method == BASELINE:
+                continue
+            cells = []
+            for name in TESTED:
+                values, baseline = metrics.get(name), pooled[BASELINE].get(name)
+                if values and baseline and len(values) == len(baseline) > 1:
+                    t, p = latent_structure.paired_t_test(values, baseline)
+                    cells.append(f"t = {t:.2f}, p = {p:.3g}")
+                else:
+                    cells.append("-")
+            tests.append([method] + cells)
+        text += "\n\nPaired t-tests against ARAE (pairs: same seed and resample):\n\n"
+        text += common.markdown_table(["method"] + [COLUMNS[n] for n in TESTED],
+                                      tests)
+    return text
+
+
+def main(argv):
+    cli.reject_extra_arguments(argv)
+    logging.set_verbosity(logging.WARNING)
+    try:
+        run(Options(
+            output_dir=common.output_dir_or_default(f"fid_{FLAGS.config}"),
+            quick=FLAGS.quick, config=FLAGS.config,
+            methods=tuple(FLAGS.methods), seeds=FLAGS.model_seeds,
+            classifier_dir=FLAGS.classifier_dir,
+            overrides=common.overrides_from_command_line(),
+        ))
+    except UsageError as error:
+        cli.fail(error)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags)

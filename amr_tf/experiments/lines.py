@@ -1,0 +1,117 @@
+"""ACAI's lines benchmark: ARAE, ACAI and AMR variants (SPEC §6).
+
+    python -m amr_tf.experiments.lines --quick
+
+Trains each method of --methods on `lines` (configs/lines.cfg: ACAI's 32 px
+networks and optimiser) and measures ACAI's Mean Distance (cosine distance
+of each of 16 decoded interpolants to the closest of 10,000 true lines) and
+Smoothness (0 is perfect) over 256 held-out pairs, beside the same numbers
+for interpolating pixels. Writes results.md / results.json and
+interpolation_grid.png (rows pixel / ARAE / ACAI / AMR) under --output_dir.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+from absl import app
+from absl import flags
+from absl import logging
+
+from amr_tf import cli
+from amr_tf import visualize
+from amr_tf.errors import UsageError
+from amr_tf.eval import acai_metrics
+from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
+from amr_tf.experiments import common
+
+# --quick: 16 px lines, one D update per G update, a larger learning rate.
+QUICK_FLAGS = ("--image_size=16", "--n_critic=1", "--batch_size=32",
+               "--learning_rate=5e-4", "--steps=800", "--log_every=100")
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    output_dir: str
+    quick: bool = False
+    methods: tuple[str, ...] = tuple(common.METHODS)
+    seeds: int | None = None
+    overrides: tuple[str, ...] = ()
+    eval_settings: metrics_lib.EvalSettings = metrics_lib.EvalSettings()
+
+
+def run(options):
+    """Trains, evaluates and tabulates; returns {method: pooled metrics}."""
+    extra = QUICK_FLAGS if options.quick else ()
+    seeds = options.seeds or (1 if options.quick else 3)
+    runs = common.method_runs(options.methods,
+                              (common.config_flag("lines"), *extra), seeds)
+    trained = common.train_runs(runs, options.output_dir, options.overrides)
+    settings = options.eval_settings
+    per_run = []
+    for item in trained:
+        metrics = metrics_lib.evaluate(item.restored, ["lines", "consistency"],
+                                       settings)
+        metrics["train_seconds"] = item.seconds
+        summary.write_metrics(item.restored.config.model_dir, metrics)
+        per_run.append((item, metrics))
+    pooled = {"pixel": _pixel_metrics(trained[0].restored, settings)}
+    for method, group in common.by_method(
+            per_run, lambda pair: pair[0].run.method).items():
+        pooled[method] = summary.pool([metrics for _, metrics in group])
+
+    common.save_interpolation_grid(
+        os.path.join(options.output_dir, "interpolation_grid.png"),
+        [item for item in trained if item.run.seed == 0])
+    rows = [[method, _format(metrics, "line_mean_distance", 1e3),
+             _format(metrics, "line_smoothness", 1.0),
+             _format(metrics, "mixing_consistency", 1.0),
+             (f"{np.mean(metrics['train_seconds']):.0f}"
+              if "train_seconds" in metrics else "-")]
+            for method, metrics in pooled.items()]
+    table = common.markdown_table(
+        ["method", "Mean Distance (x1e-3)", "Smoothness",
+         "mixing consistency", "train s / run"], rows)
+    table += (f"\n\n{settings.line_pairs} held-out pairs, {settings.line_steps} "
+              f"interpolants each; mean ± std over {seeds} model seed(s).")
+    common.write_outputs(options.output_dir, pooled, table)
+    return pooled
+
+
+def _pixel_metrics(restored, settings):
+    """The benchmark's numbers for interpolating pixels of the same pairs."""
+    inputs = metrics_lib.first_examples(restored.config.data, "test",
+                                        2 * settings.line_pairs)["inputs"]
+    pairs = len(inputs) // 2
+    interpolations = visualize.pixel_interpolation(
+        inputs[:pairs], inputs[pairs:2 * pairs],
+        np.linspace(1.0, 0.0, settings.line_steps))
+    distance, smoothness = acai_metrics.line_metrics(interpolations)
+    return {"line_mean_distance": [distance], "line_smoothness": [smoothness]}
+
+
+def _format(metrics, name, scale):
+    if name not in metrics:
+        return "-"
+    return summary.format_value([v * scale for v in metrics[name]], 3)
+
+
+def main(argv):
+    cli.reject_extra_arguments(argv)
+    logging.set_verbosity(logging.WARNING)
+    try:
+        run(Options(
+            output_dir=common.output_dir_or_default("lines"),
+            quick=FLAGS.quick, methods=tuple(FLAGS.methods),
+            seeds=FLAGS.model_seeds,
+            overrides=common.overrides_from_command_line(),
+        ))
+    except UsageError as error:
+        cli.fail(error)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=cli.parse_flags)

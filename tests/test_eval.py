@@ -1,0 +1,266 @@
+"""Metric functions of amr_tf.eval against hand-computed cases."""
+
+import math
+import types
+
+import numpy as np
+import pytest
+import scipy.linalg
+import threadpoolctl
+
+from amr_tf import mixers
+from amr_tf.data import DataConfig
+from amr_tf.data import get_info
+from amr_tf.data import lines
+from amr_tf.data import spiral
+from amr_tf.eval import acai_metrics
+from amr_tf.eval import classifier as classifier_lib
+from amr_tf.eval import fid
+from amr_tf.eval import latent_structure
+from amr_tf.eval import mixes
+from amr_tf.eval import summary
+
+
+# -------------------------------------------------------------------- FID
+def test_frechet_distance_of_diagonal_gaussians_by_hand():
+    # |(1, 2)|^2 + (4 + 9 + 1 + 1) - 2 (sqrt(4 * 1) + sqrt(9 * 1)) = 5 + 5.
+    distance = fid.frechet_distance([1.0, 2.0], np.diag([4.0, 9.0]),
+                                    [0.0, 0.0], np.eye(2))
+    assert distance == pytest.approx(10.0)
+
+
+def test_frechet_distance_of_commuting_covariances_is_a_sum_of_root_gaps():
+    # Same eigenvectors: tr(A + B - 2 (AB)^1/2) = sum (sqrt(a_i) - sqrt(b_i))^2.
+    rotation, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 0.25])
+    distance = fid.frechet_distance(
+        np.zeros(3), rotation @ np.diag(a) @ rotation.T,
+        np.full(3, 0.5), rotation @ np.diag(b) @ rotation.T)
+    expected = 3 * 0.25 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert distance == pytest.approx(expected)
+
+
+def test_frechet_distance_matches_the_symmetric_form_for_general_covariances():
+    rng = np.random.default_rng(1)
+    factors = rng.normal(size=(2, 4, 4))
+    a, b = (f @ f.T + 0.1 * np.eye(4) for f in factors)
+    mean_a, mean_b = rng.normal(size=(2, 4))
+    root_a = scipy.linalg.sqrtm(a).real
+    expected = (np.sum((mean_a - mean_b) ** 2) + np.trace(a) + np.trace(b)
+                - 2 * np.trace(scipy.linalg.sqrtm(root_a @ b @ root_a).real))
+    assert fid.frechet_distance(mean_a, a, mean_b, b) == pytest.approx(expected)
+    assert fid.frechet_distance(mean_a, a, mean_a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_feature_fid_of_samples_approaches_the_closed_form():
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(20000, 2)) * [2.0, 3.0] + [1.0, 2.0]
+    b = rng.normal(size=(20000, 2))
+    assert fid.feature_fid(a, b) == pytest.approx(10.0, rel=0.05)
+    mean, covariance = fid.feature_statistics([[0.0, 0.0], [2.0, 4.0]])
+    np.testing.assert_allclose(mean, [1.0, 2.0])
+    np.testing.assert_allclose(covariance, [[2.0, 4.0], [4.0, 8.0]])
+
+
+# ------------------------------------------------------ ACAI's benchmarks
+def test_hungarian_accuracy_finds_the_best_one_to_one_matching():
+    labels = [0, 0, 1, 1, 2, 2]
+    assert acai_metrics.hungarian_accuracy(labels, [2, 2, 0, 0, 1, 1]) == 1.0
+    # Clusters {0,0,1} {1,2} {2}: best map 1->0, 0->1, 2->2 gets 2 + 1 + 1.
+    assert acai_metrics.hungarian_accuracy(labels, [1, 1, 1, 0, 0, 2]) == 4 / 6
+    # One cluster for everything: only one class can be matched.
+    assert acai_metrics.hungarian_accuracy(labels, [5] * 6) == 2 / 6
+
+
+def test_whitened_training_latents_are_orthonormal():
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4)) + 7.0
+    whitened, test = acai_metrics.whiten(train.reshape(500, 2, 2), train[:3])
+    np.testing.assert_allclose(whitened.T @ whitened, np.eye(4), atol=1e-4)
+    np.testing.assert_allclose(test, whitened[:3])
+
+
+def test_clustering_accuracy_of_separated_stretched_blobs_is_one():
+    rng = np.random.default_rng(4)
+    centres = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 1.0]])
+
+    def blobs(count):
+        labels = rng.integers(0, 3, count)
+        # Stretched along x: without whitening, x spread would dominate.
+        points = centres[labels] + rng.normal(size=(count, 2)) * [5.0, 0.05]
+        return points, (labels + 1) % 3  # Cluster ids need not be labels.
+
+    (train, _), (test, test_labels) = blobs(600), blobs(300)
+    assert acai_metrics.clustering_accuracy(train, test, test_labels, 3) == 1.0
+
+
+def test_linear_probe_separates_separable_classes_and_not_noise():
+    rng = np.random.default_rng(5)
+    latents = rng.normal(size=(800, 3))
+    labels = (latents[:, 0] + 0.5 * latents[:, 1] > 0).astype(int)
+    assert acai_metrics.linear_probe_accuracy(
+        latents[:600], labels[:600], latents[600:], labels[600:]) >= 0.97
+    noise = rng.integers(0, 2, 800)
+    assert acai_metrics.linear_probe_accuracy(
+        latents[:600], noise[:600], latents[600:], noise[600:]) < 0.65
+
+
+def test_smoothness_by_hand():
+    even = np.linspace(0.0, 1.5, 16)
+    assert acai_metrics.smoothness(even)[0] == pytest.approx(0.0, abs=1e-12)
+    jump = np.r_[np.zeros(8), np.ones(8)]  # All of the change in one step.
+    assert acai_metrics.smoothness(jump)[0] == pytest.approx(1 - 1 / 15)
+    # Evenly through 2 pi -> 0 is unwrapped: still perfectly smooth.
+    wrapped = np.mod(np.linspace(6.0, 6.9, 16), 2 * np.pi)
+    assert acai_metrics.smoothness(wrapped)[0] == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(acai_metrics.smoothness(np.full(16, 2.0))[0])
+
+
+def test_line_metrics_of_true_lines_and_of_a_pixel_cross_fade():
+    # 16 reference lines per pair, evenly spaced angles: distance 0, smooth.
+    step = 2 * np.pi / acai_metrics.NUM_REFERENCE_LINES
+    angles = np.array([np.arange(16) * 100 * step, 5000 * step - np.arange(16) * 40 * step])
+    images = np.asarray(lines.render_lines(angles.ravel(), 16)).reshape(2, 16, 16, 16, 1)
+    distances, nearest = acai_metrics.nearest_lines(images.reshape(-1, 16, 16, 1))
+    np.testing.assert_allclose(distances, 0.0, atol=1e-9)
+    np.testing.assert_allclose(nearest, angles.ravel(), atol=1e-9)
+    assert acai_metrics.line_metrics(images) == pytest.approx((0.0, 0.0), abs=1e-9)
+
+    # Fading one line into a perpendicular one: the midpoint is no line, and
+    # the nearest line jumps from one end to the other in one step.
+    ends = np.asarray(lines.render_lines([0.0, math.pi / 2], 16))
+    alphas = np.linspace(1.0, 0.0, 16).reshape(-1, 1, 1, 1)
+    fade = alphas * ends[0] + (1 - alphas) * ends[1]
+    distance, smooth = acai_metrics.line_metrics(fade[np.newaxis])
+    fade_distances, _ = acai_metrics.nearest_lines(fade)
+    assert fade_distances[0] < 1e-9 and fade_distances[7] > 0.01
+    assert distance > 1e-3 and smooth > 0.8
+    # A pair whose smoothness is undefined counts as 0 in the mean.
+    still = np.repeat(ends[:1], 16, axis=0)
+    _, mean_smooth = acai_metrics.line_metrics(np.stack([fade, still]))
+    assert mean_smooth == pytest.approx(smooth / 2)
+
+
+# ------------------------------------------------------- latent structure
+def test_inter_cluster_distance_of_square_corners_by_hand():
+    rng = np.random.default_rng(6)
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    points = np.repeat(corners, 50, axis=0) + rng.normal(size=(200, 2)) * 1e-4
+    # Four sides of 1 and two diagonals of sqrt(2), over 6 pairs.
+    assert latent_structure.inter_cluster_distance(points, 4) == pytest.approx(
+        (4 + 2 * math.sqrt(2)) / 6, abs=1e-3)
+
+
+def test_tsne_keeps_separated_clusters_apart():
+    rng = np.random.default_rng(7)
+    latents = np.repeat(np.eye(3) * 50, 30, axis=0) + rng.normal(size=(90, 3))
+    with threadpoolctl.threadpool_limits(1):  # OpenMP threads crawl on a busy CPU.
+        embedding = latent_structure.tsne(latents, seed=0, perplexity=10)
+    assert embedding.shape == (90, 2)
+    centres = embedding.reshape(3, 30, 2).mean(axis=1)
+    spreads = embedding.reshape(3, 30, 2).std(axis=1).max()
+    assert np.min(np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+                  + np.eye(3) * 1e9) > 3 * spreads
+
+
+def test_paired_t_test_by_hand():
+    a, b = [1.0, 2.0, 3.0, 4.0], [0.5, 1.0, 2.5, 4.5]
+    d = np.subtract(a, b)  # 0.5, 1, 0.5, -0.5: mean 0.375.
+    expected_t = d.mean() / (d.std(ddof=1) / 2.0)
+    t, p = latent_structure.paired_t_test(a, b)
+    assert t == pytest.approx(expected_t) and 0.0 < p < 1.0
+    assert latent_structure.paired_t_test(a, [x - 10 for x in a])[0] == np.inf
+
+
+# ------------------------------------------------------------ mixes
+def test_on_manifold_fraction_counts_points_near_the_spiral():
+    on = np.asarray(spiral.spiral_points(np.linspace(0, 1, 30)))
+    off = np.full((10, 2), 2.0)
+    assert mixes.on_manifold_fraction(np.r_[on, off], epsilon=0.01) == 0.75
+
+
+def _stub_model(decode, class_mixer=None):
+    """A model whose encoder is the identity and decoder `decode`."""
+    return types.SimpleNamespace(
+        encoder=lambda x, training=False: np.asarray(x, np.float32),
+        decoder=lambda h, training=False: decode(np.asarray(h, np.float32)),
+        class_mixer=class_mixer)
+
+
+def test_mixing_consistency_of_identity_and_doubling_decoders():
+    inputs = np.full((6, 4), 3.0, np.float32)  # Every mix is 3 as well.
+    assert mixes.mixing_consistency(_stub_model(lambda h: h), inputs, 0) == 0.0
+    double = _stub_model(lambda h: 2 * h)  # f(g(h)) = 2h: gap |3 - 6|.
+    assert mixes.mixing_consistency(double, inputs, 0, "l2") == pytest.approx(9.0)
+    assert mixes.mixing_consistency(double, inputs, 0, "l1") == pytest.approx(3.0)
+
+
+def _constant_class_mixer(probability, num_attributes):
+    """A ClassMixer whose mask is `probability` for every target."""
+    mixer = mixers.ClassMixer(num_attributes)
+    mixer.build((None, num_attributes))
+    logit = 30.0 if probability else -30.0
+    dense = mixer.to_probabilities
+    dense.set_weights([np.zeros_like(dense.kernel), np.full(num_attributes, logit)])
+    return mixer
+
+
+def test_mix_attribute_accuracy_by_hand():
+    # Images hold their attributes; the "classifier" reads them back.
+    judge = types.SimpleNamespace(
+        predict_attributes=lambda images: (np.asarray(images) > 0.5).astype(np.float32))
+    images_a = np.array([[1, 0, 1], [1, 1, 0]], np.float32)
+    images_b = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
+    targets = np.array([[0.7, 0.3, 0.4], [1.0, 0.2, 0.0]], np.float32)
+    # round(targets) = [1, 0, 0], [1, 0, 0].
+    keep_a = _stub_model(lambda h: h, _constant_class_mixer(1.0, 3))
+    per_attribute, all_right = mixes.mix_attribute_accuracy(
+        keep_a, judge, images_a, images_b, targets)  # Mixes are images_a.
+    np.testing.assert_allclose(per_attribute, [1.0, 0.5, 0.5])
+    assert all_right == 0.0
+    keep_b = _stub_model(lambda h: h, _constant_class_mixer(0.0, 3))
+    per_attribute, all_right = mixes.mix_attribute_accuracy(
+        keep_b, judge, images_a, images_b, targets)  # Mixes are images_b.
+    np.testing.assert_allclose(per_attribute, [0.5, 0.5, 1.0])
+    assert all_right == 0.5
+
+
+def test_attribute_targets_mix_each_example_with_its_partner():
+    attributes = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], np.float32)
+    mixer = mixers.ClassMixer(4)
+    partners, targets = mixes.attribute_targets(mixer, attributes, seed=3)
+    assert sorted(partners) == [0, 1, 2, 3]
+    low = np.minimum(attributes, attributes[partners])
+    high = np.maximum(attributes, attributes[partners])
+    assert np.all((low <= targets) & (targets <= high))
+
+
+# ------------------------------------------------------ the classifier
+def test_feature_classifier_trains_once_then_loads_from_the_cache(tmp_path):
+    data_config = DataConfig("shapes", image_size=8)
+    info = get_info(data_config)
+    settings = classifier_lib.ClassifierSettings(width=4, steps=3, batch_size=8)
+    first = classifier_lib.load_or_train(data_config, info, tmp_path, settings)
+    assert first.target == "attributes" and 0.0 <= first.test_accuracy <= 1.0
+    (directory,) = tmp_path.iterdir()
+    assert directory.name.startswith("shapes_")
+    second = classifier_lib.load_or_train(data_config, info, tmp_path, settings)
+    images = np.random.default_rng(8).uniform(-1, 1, (5, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(first.features(images), second.features(images))
+    assert first.features(images).shape == (5, classifier_lib.FEATURE_SIZE)
+    assert second.test_accuracy == first.test_accuracy
+    assert set(np.unique(second.predict_attributes(images))) <= {0.0, 1.0}
+    # Other settings are another classifier.
+    assert (classifier_lib.cache_key(data_config, settings)
+            != classifier_lib.cache_key(DataConfig("shapes", image_size=16), settings))
+
+
+# ------------------------------------------------------------ summary
+def test_pool_keeps_run_order_and_formats_mean_and_std():
+    pooled = summary.pool([{"fid": [1.0, 2.0], "acc": 0.5, "name": "x"},
+                           {"fid": [3.0, 4.0], "acc": 0.7}])
+    assert pooled == {"fid": [1.0, 2.0, 3.0, 4.0], "acc": [0.5, 0.7]}
+    mean, std, count = summary.mean_std(pooled["fid"])
+    assert (mean, count) == (2.5, 4) and std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+    assert summary.format_value([1.0, 3.0]) == "2 ± 1.4 (n=2)"
+    assert summary.format_value(0.123456) == "0.1235"

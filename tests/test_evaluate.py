@@ -1,0 +1,153 @@
+"""Restoring runs, and the evaluate / aggregate CLIs on a tiny trained run."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from amr_tf import flags as train_flags
+from amr_tf import restore
+from amr_tf import training
+from amr_tf.errors import UsageError
+from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY_CLASS_MIXER_RUN = [
+    "--dataset=shapes", "--image_size=8", "--arch=resnet", "--width=4",
+    "--latent_size=4", "--latent_channels=4", "--batch_size=8",
+    "--n_critic=1", "--steps=2", "--log_every=2", "--mixer=class_mixer",
+    "--interpolation_pairs=2", "--interpolation_steps=3",
+]
+
+
+def run_module(module, *args):
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
+
+
+def train_run(model_dir, args):
+    """Trains a run as the CLI would (flags.txt included); the result."""
+    values = restore.parse_training_flags(
+        ["--noexport", *args, f"--model_dir={model_dir}"])
+    return training.train(train_flags.config_from_flags(values),
+                          train_flags.serialize(values),
+                          train_flags.STRUCTURAL_FLAGS)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("class_mixer_run")
+    return model_dir, train_run(model_dir, TINY_CLASS_MIXER_RUN)
+
+
+def test_parse_training_flags_leaves_the_global_flags_alone():
+    before = train_flags.FLAGS["width"].value
+    values = restore.parse_training_flags(
+        ["--flagfile=configs/spiral.cfg", "--width=7"])
+    assert values.width == 7 and values.dataset == "spiral"
+    assert train_flags.FLAGS["width"].value == before
+    assert "--width=7" in train_flags.serialize(values).splitlines()
+    with pytest.raises(UsageError, match="Unknown command line flag .widht"):
+        restore.parse_training_flags(["--widht=3"])
+
+
+def test_load_trained_restores_the_latest_checkpoint(trained, tmp_path):
+    model_dir, result = trained
+    restored = restore.load_trained(str(model_dir))
+    assert restored.config.uses_class_mixer and restored.info.name == "shapes"
+    assert restored.model.completed_iterations() == 2
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(restored.model(images), result.model(images),
+                               atol=1e-6)
+    attributes = np.eye(3, dtype=np.float32)
+    np.testing.assert_allclose(
+        restored.model.class_mixer.probabilities(attributes),
+        result.model.class_mixer.probabilities(attributes), atol=1e-6)
+    # A copied run restores from its new place.
+    moved = tmp_path / "moved"
+    os.system(f"cp -r {model_dir} {moved}")
+    assert restore.load_trained(str(moved)).config.model_dir == str(moved)
+
+
+def test_load_trained_says_what_is_missing(tmp_path):
+    with pytest.raises(UsageError, match="flags.txt does not exist"):
+        restore.load_trained(str(tmp_path))
+    (tmp_path / "flags.txt").write_text("--dataset=shapes\n--image_size=16\n")
+    with pytest.raises(UsageError, match="holds no checkpoint"):
+        restore.load_trained(str(tmp_path))
+
+
+def test_evaluate_cli_prints_and_writes_every_applicable_metric(
+        trained, tmp_path):
+    model_dir, _ = trained
+    result = run_module(
+        "amr_tf.evaluate", f"--model_dir={model_dir}",
+        "--num_eval_examples=64", "--resamples=2", "--classifier_steps=3",
+        f"--classifier_dir={tmp_path}", "--tsne_seeds=2", "--tsne_examples=40",
+        "--fid_mixers=bernoulli")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = summary.read_metrics(str(model_dir))
+    assert metrics["iterations"] == 2
+    assert len(metrics["fid_mix"]) == 2 and len(metrics["fid_mix_bernoulli"]) == 2
+    assert len(metrics["inter_cluster_distance"]) == 2
+    for name in ("fid_reconstruction", "linear_probe_accuracy",
+                 "clustering_accuracy", "mixing_consistency",
+                 "mix_accuracy_round", "mix_accuracy_warm", "mix_accuracy_large",
+                 "mix_accuracy_all_attributes",
+                 "reconstruction_attribute_accuracy"):
+        assert np.isfinite(metrics[name]), name
+    for name in ("linear_probe_accuracy", "clustering_accuracy",
+                 "mix_accuracy_all_attributes"):
+        assert 0.0 <= metrics[name] <= 1.0
+    assert "fid_mix: " in result.stdout and " ± " in result.stdout
+    assert f"Metrics written to {model_dir}/metrics.json" in result.stdout
+
+
+def test_evaluate_cli_refuses_training_flags_with_one_line(trained):
+    model_dir, _ = trained
+    result = run_module("amr_tf.evaluate", f"--model_dir={model_dir}",
+                        "--width=8")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --width=8 is a training flag: evaluate takes the run's flags "
+        f"from {model_dir}/flags.txt")
+
+
+def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
+    restored = restore.load_trained(str(trained[0]))
+    assert metrics_lib.applicable(restored) == [
+        "fid", "linear_probe", "clustering", "latent_structure",
+        "mix_attributes", "consistency"]
+    with pytest.raises(UsageError, match="metric lines does not apply"):
+        metrics_lib.evaluate(restored, ["lines"])
+    with pytest.raises(UsageError, match="unknown metric 'psnr'"):
+        metrics_lib.evaluate(restored, ["psnr"])
+
+
+def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
+    groups = {"amr": ([1.0, 2.0], [3.0, 4.0]), "arae": ([2.0, 2.5], [3.5, 5.0])}
+    dirs = {}
+    for name, seeds in groups.items():
+        dirs[name] = []
+        for seed, values in enumerate(seeds):
+            run_dir = tmp_path / f"{name}{seed}"
+            run_dir.mkdir()
+            summary.write_metrics(str(run_dir), {"fid_mix": values})
+            dirs[name].append(str(run_dir))
+    result = run_module("amr_tf.aggregate", f"--model_dirs={','.join(dirs['amr'])}",
+                        f"--against={','.join(dirs['arae'])}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Differences -1, -0.5, -0.5, -1: mean -0.75, sd 0.2887, t = -5.196.
+    assert result.stdout.strip() == (
+        "fid_mix: 2.5 ± 1.3 (n=4)  vs  3.25 ± 1.3 (n=4)  "
+        "(paired t = -5.2, p = 0.0138)")
+    missing = run_module("amr_tf.aggregate", f"--model_dirs={tmp_path}")
+    assert missing.returncode == 2
+    assert "metrics.json does not exist" in missing.stderr.strip().splitlines()[-1]

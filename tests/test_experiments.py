@@ -1,0 +1,118 @@
+"""Smoke runs of each experiment's --quick mode on tiny settings.
+
+Training flags passed as overrides shrink every run to a couple of
+iterations on 8 px images; evaluation settings shrink the held-out sets.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import threadpoolctl
+
+from amr_tf.eval import classifier as classifier_lib
+from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
+from amr_tf.experiments import class_mixer
+from amr_tf.experiments import common
+from amr_tf.experiments import fid_table
+from amr_tf.experiments import lines
+from amr_tf.experiments import spiral
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY_IMAGES = ("--image_size=8", "--width=4", "--latent_size=4",
+               "--latent_channels=4", "--batch_size=8", "--n_critic=1",
+               "--steps=2", "--log_every=1", "--interpolation_pairs=2",
+               "--interpolation_steps=3")
+
+
+@pytest.fixture(scope="module")
+def tiny_eval(tmp_path_factory):
+    return metrics_lib.EvalSettings(
+        num_examples=48, resamples=2, fid_mixers=("mixup", "bernoulli"),
+        classifier_dir=str(tmp_path_factory.mktemp("classifiers")),
+        classifier=classifier_lib.ClassifierSettings(width=4, steps=3,
+                                                     batch_size=8),
+        tsne_seeds=2, tsne_examples=30, line_pairs=6, line_steps=5)
+
+
+def _png(path):
+    return pathlib.Path(path).read_bytes().startswith(b"\x89PNG")
+
+
+def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
+    results = spiral.run(spiral.Options(
+        output_dir=str(tmp_path), quick=True, betas=(0.0,),
+        overrides=("--steps=2", "--log_every=1", "--width=8", "--n_critic=1",
+                   "--num_examples=256")))
+    assert list(results) == ["AMR β=0", "ACAI"]
+    for metrics in results.values():
+        assert 0.0 <= metrics["on_manifold_fraction"][0] <= 1.0
+        assert metrics["data_on_manifold_fraction"][0] > 0.9  # Noise std 0.02.
+        assert metrics["iterations"] == [2]
+    for run_name in ("amr_beta0_seed0", "acai_seed0"):
+        curve = json.loads((tmp_path / run_name / spiral.CURVE_FILE).read_text())
+        assert [iteration for iteration, _ in curve] == [1, 2]
+    for name in ("spiral_mixes.png", "spiral_on_manifold.png",
+                 "spiral_consistency.png"):
+        assert _png(tmp_path / name), name
+    assert "| AMR β=0 |" in (tmp_path / common.TABLE_FILE).read_text()
+
+
+def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval):
+    with threadpoolctl.threadpool_limits(1):  # t-SNE's OpenMP on a busy CPU.
+        pooled = fid_table.run(fid_table.Options(
+            output_dir=str(tmp_path), quick=True, methods=("arae", "amr_mixup"),
+            seeds=1, overrides=TINY_IMAGES, eval_settings=tiny_eval))
+    assert list(pooled) == ["ARAE", "AMR (mixup)"]
+    for metrics in pooled.values():
+        for name in ("fid_mix", "fid_mix_mixup", "fid_mix_bernoulli",
+                     "inter_cluster_distance"):
+            assert len(metrics[name]) == 2 and np.all(np.isfinite(metrics[name]))
+        assert 0.0 <= metrics["linear_probe_accuracy"][0] <= 1.0
+    # ARAE has no mixer of its own: its mixes are mixup's.
+    assert pooled["ARAE"]["fid_mix"] == pooled["ARAE"]["fid_mix_mixup"]
+    table = (tmp_path / common.TABLE_FILE).read_text()
+    assert "Paired t-tests against ARAE" in table and "| AMR (mixup) |" in table
+    # Every run keeps metrics that `amr_tf.aggregate` can pool.
+    assert summary.read_metrics(str(tmp_path / "arae_seed0"))["iterations"] == 2
+    assert _png(tmp_path / "interpolation_grid.png")
+
+
+def test_lines_quick_scores_models_beside_pixel_interpolation(tmp_path, tiny_eval):
+    pooled = lines.run(lines.Options(
+        output_dir=str(tmp_path), quick=True, methods=("amr_bernoulli",),
+        overrides=TINY_IMAGES, eval_settings=tiny_eval))
+    assert list(pooled) == ["pixel", "AMR (Bernoulli)"]
+    for metrics in pooled.values():
+        assert metrics["line_mean_distance"][0] >= 0.0
+    assert _png(tmp_path / "interpolation_grid.png")
+    assert "| pixel |" in (tmp_path / common.TABLE_FILE).read_text()
+
+
+def test_class_mixer_quick_measures_attributes_and_draws_masks(tmp_path, tiny_eval):
+    metrics = class_mixer.run(class_mixer.Options(
+        output_dir=str(tmp_path), quick=True, overrides=TINY_IMAGES,
+        eval_settings=tiny_eval))
+    for name in ("mix_accuracy_round", "mix_accuracy_all_attributes",
+                 "copy_first_source_accuracy_all_attributes"):
+        assert 0.0 <= metrics[name] <= 1.0, name
+    for name in ("attribute_mixes.png", "class_mixer_masks.png"):
+        assert _png(tmp_path / name), name
+
+
+def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "amr_tf.experiments.lines", "--quick",
+         f"--output_dir={tmp_path}", "--seed=3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --seed is set per run by the experiment; use --output_dir "
+        "and --model_seeds")
+    assert not any(tmp_path.iterdir())
