@@ -1,13 +1,11 @@
 """Times one training iteration of a config, and its parts.
 
-    python benchmarks/step_time.py --flagfile=configs/shapes.cfg [--repeats=10]
+    PYTHONPATH=. python benchmarks/step_time.py --flagfile=configs/shapes.cfg [--repeats=10]
 
 Prints milliseconds per D update, G update and whole iteration (graph mode,
 fixed in-memory batch), the input pipeline's batches per second, and the
 machine's fp32 matmul rate for scale. A table, never a pass/fail.
 """
-
-import time
 
 import tensorflow as tf
 from absl import app
@@ -16,24 +14,10 @@ from absl import flags
 from amr_tf import flags as train_flags
 from amr_tf import seeds as seed_lib
 from amr_tf import training
+from benchmarks.timing import matmul_gflops as _matmul_gflops
+from benchmarks.timing import milliseconds as _milliseconds
 
 flags.DEFINE_integer("repeats", 10, "Timed calls per measurement.")
-
-
-def _milliseconds(function, repeats):
-    """Mean wall time of `function()` after one warm-up call."""
-    function()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        result = function()
-    tf.nest.map_structure(lambda t: t.numpy(), result)
-    return (time.perf_counter() - start) / repeats * 1e3
-
-
-def _matmul_gflops(size=2048, repeats=10):
-    matrix = tf.random.normal((size, size))
-    milliseconds = _milliseconds(tf.function(lambda: matrix @ matrix), repeats)
-    return 2 * size**3 / milliseconds / 1e6
 
 
 def main(argv):
