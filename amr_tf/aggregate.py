@@ -5,10 +5,12 @@
 
 Reads each DIR/metrics.json (written by `python -m amr_tf.evaluate`) and
 prints every metric as mean ± std over all its values (resamples x seeds).
-With --against, also prints the other group and a paired t-test per metric,
-pairing values in order: list the runs of both groups in the same seed order.
+With --against, also prints the other group and a paired t-test per metric
+whose paired differences vary, pairing values in order: list the runs of
+both groups in the same seed order.
 """
 
+import numpy as np
 from absl import app
 from absl import flags
 
@@ -41,7 +43,8 @@ def main(argv):
         line = f"{name}: {summary.format_value(values)}"
         if name in other:
             line += f"  vs  {summary.format_value(other[name])}"
-            if len(other[name]) == len(values) > 1:
+            paired = len(other[name]) == len(values) > 1
+            if paired and np.std(np.subtract(values, other[name])) > 0:
                 t, p = latent_structure.paired_t_test(values, other[name])
                 line += f"  (paired t = {t:.3g}, p = {p:.3g})"
         print(line)

@@ -119,8 +119,10 @@ def test_smoothness_by_hand():
 def test_line_metrics_of_true_lines_and_of_a_pixel_cross_fade():
     # 16 reference lines per pair, evenly spaced angles: distance 0, smooth.
     step = 2 * np.pi / acai_metrics.NUM_REFERENCE_LINES
-    angles = np.array([np.arange(16) * 100 * step, 5000 * step - np.arange(16) * 40 * step])
-    images = np.asarray(lines.render_lines(angles.ravel(), 16)).reshape(2, 16, 16, 16, 1)
+    angles = np.array([np.arange(16) * 100 * step,
+                       5000 * step - np.arange(16) * 40 * step])
+    images = np.asarray(lines.render_lines(angles.ravel(), 16)).reshape(
+        2, 16, 16, 16, 1)
     distances, nearest = acai_metrics.nearest_lines(images.reshape(-1, 16, 16, 1))
     np.testing.assert_allclose(distances, 0.0, atol=1e-9)
     np.testing.assert_allclose(nearest, angles.ravel(), atol=1e-9)
@@ -261,6 +263,7 @@ def test_pool_keeps_run_order_and_formats_mean_and_std():
                            {"fid": [3.0, 4.0], "acc": 0.7}])
     assert pooled == {"fid": [1.0, 2.0, 3.0, 4.0], "acc": [0.5, 0.7]}
     mean, std, count = summary.mean_std(pooled["fid"])
-    assert (mean, count) == (2.5, 4) and std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+    assert (mean, count) == (2.5, 4)
+    assert std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
     assert summary.format_value([1.0, 3.0]) == "2 ± 1.4 (n=2)"
     assert summary.format_value(0.123456) == "0.1235"

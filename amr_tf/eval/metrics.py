@@ -96,8 +96,9 @@ def evaluate(restored, names, settings=EvalSettings()):
                              f"{', '.join(METRICS)}")
         if name not in usable:
             raise UsageError(
-                f"metric {name} does not apply to this run ({restored.config.objective} "
-                f"on {restored.info.name}); it takes {', '.join(usable)}")
+                f"metric {name} does not apply to this run "
+                f"({restored.config.objective} on {restored.info.name}); it "
+                f"takes {', '.join(usable)}")
     results = {"iterations": restored.model.completed_iterations()}
     for name in names:
         results.update(_MEASURES[name](restored, settings))
@@ -124,7 +125,8 @@ def _fid(restored, settings):
     reconstructions = inference.decode(model, inference.encode(model, inputs))
     results = {
         "classifier_test_accuracy": classifier.test_accuracy,
-        "fid_reconstruction": fid.feature_fid(real, classifier.features(reconstructions)),
+        "fid_reconstruction": fid.feature_fid(
+            real, classifier.features(reconstructions)),
     }
     mixers = {"mix": None}  # None: the model's own interpolation mixer.
     for name in settings.fid_mixers:

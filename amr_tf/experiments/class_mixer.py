@@ -81,7 +81,8 @@ def run(options):
     rows = [[f"mix accuracy: {name}", f"{metrics[f'mix_accuracy_{name}']:.3f}"]
             for name in names]
     rows += [
-        ["mix accuracy: all attributes", f"{metrics['mix_accuracy_all_attributes']:.3f}"],
+        ["mix accuracy: all attributes",
+         f"{metrics['mix_accuracy_all_attributes']:.3f}"],
         ["target-blind copy of x1: all attributes",
          f"{metrics['copy_first_source_accuracy_all_attributes']:.3f}"],
         ["classifier on reconstructions (per attribute)",

@@ -43,7 +43,8 @@ flags.DEFINE_string("output_dir", None,
                     "Runs, tables and figures go here; default "
                     "runs/experiments/<experiment>.")
 flags.DEFINE_integer("model_seeds", None,
-                     "Model seeds per method; default: the experiment's.")
+                     "Model seeds per method (spiral, fid_table, lines); "
+                     "default: the experiment's.")
 flags.DEFINE_list("methods", ["arae", "acai", "amr_mixup", "amr_bernoulli"],
                   "Methods to compare (fid_table, lines).")
 flags.DEFINE_string("classifier_dir", None,
