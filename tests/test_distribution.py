@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags
 
 from amr_tf import data
 from amr_tf import distribution
 from amr_tf import flags as train_flags
+from amr_tf import restore
 from amr_tf import training
 from amr_tf.config import TrainConfig
 from amr_tf.data import DataConfig
@@ -95,16 +95,6 @@ def _replica_dataset(config, strategy, examples):
     replica_batches = {key: per_replica(value) for key, value in examples.items()}
     return strategy.distribute_datasets_from_function(
         lambda context: tf.data.Dataset.from_tensor_slices(replica_batches))
-
-
-def _parse_flags(argv):
-    """Train flags parsed into a fresh copy of the CLI's flag values."""
-    values = flags.FlagValues()
-    for flag in train_flags.FLAGS.get_key_flags_for_module(train_flags.__name__):
-        values[flag.name] = flag
-    values.unparse_flags()
-    values(["amr_tf.train", *argv])
-    return values
 
 
 def _fit(model, dataset, steps):
@@ -284,7 +274,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
     # The checkpoint of 2 replicas restores into a one-device model rebuilt
     # from the run's flags.txt.
     config = train_flags.config_from_flags(
-        _parse_flags([f"--flagfile={model_dir / 'flags.txt'}"]))
+        restore.parse_training_flags([f"--flagfile={model_dir / 'flags.txt'}"]))
     model = training.build_model(config, data.get_info(config.data))
     training.restore_checkpoint(
         model, tf.train.latest_checkpoint(model_dir / "checkpoints"))

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from absl import flags
 
 from amr_tf import data
 from amr_tf import flags as train_flags
+from amr_tf import restore
 from amr_tf import training
 from amr_tf.errors import UsageError
 
@@ -30,16 +30,6 @@ def run_cli(*args):
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-
-
-def parse(argv):
-    """Parses train flags into a fresh copy of the CLI's flag values."""
-    values = flags.FlagValues()
-    for name in train_flags.FLAGS.get_key_flags_for_module(train_flags.__name__):
-        values[name.name] = name
-    values.unparse_flags()
-    values(["amr_tf.train", *argv])
-    return values
 
 
 def event_tags(log_dir):
@@ -135,7 +125,7 @@ def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path
 
 @pytest.mark.parametrize("name", ["shapes", "spiral", "lines"])
 def test_offline_configs_parse_and_validate(name):
-    config = train_flags.config_from_flags(parse([f"--flagfile=configs/{name}.cfg"]))
+    config = train_flags.config_from_flags(restore.parse_training_flags([f"--flagfile=configs/{name}.cfg"]))
     info = training.validate(config)
     assert info.name == name
     assert config.model_dir == f"runs/{name}"
@@ -147,7 +137,7 @@ def test_offline_configs_parse_and_validate(name):
     ("zappos", "data/ut-zap50k-images-square"),
 ])
 def test_configs_needing_downloads_say_what_to_fetch(name, missing, tmp_path):
-    values = parse([f"--flagfile=configs/{name}.cfg"])
+    values = restore.parse_training_flags([f"--flagfile=configs/{name}.cfg"])
     if name != "zappos":
         values.data_dir = str(tmp_path)
     with pytest.raises(UsageError, match=missing):
@@ -155,7 +145,7 @@ def test_configs_needing_downloads_say_what_to_fetch(name, missing, tmp_path):
 
 
 def test_celeba_config_is_the_papers_supervised_setup():
-    config = train_flags.config_from_flags(parse(["--flagfile=configs/celeba.cfg"]))
+    config = train_flags.config_from_flags(restore.parse_training_flags(["--flagfile=configs/celeba.cfg"]))
     assert config.data.image_size == 64 and config.arch.family == "resnet"
     assert config.data.attributes == ("Male", "Heavy_Makeup", "Wearing_Lipstick")
     assert config.uses_class_mixer and config.n_critic == 5
@@ -163,12 +153,12 @@ def test_celeba_config_is_the_papers_supervised_setup():
 
 
 def test_later_flags_override_the_flagfile():
-    values = parse(["--flagfile=configs/shapes.cfg", "--steps=7", "--log_every=7"])
+    values = restore.parse_training_flags(["--flagfile=configs/shapes.cfg", "--steps=7", "--log_every=7"])
     assert values.steps == 7
 
 
 def test_train_in_process_lowers_reconstruction_loss(tmp_path):
-    values = parse([*TINY_FLAGS, "--width=8", "--steps=60", "--log_every=20",
+    values = restore.parse_training_flags([*TINY_FLAGS, "--width=8", "--steps=60", "--log_every=20",
                     "--learning_rate=1e-3", f"--model_dir={tmp_path}"])
     result = training.train(train_flags.config_from_flags(values))
     losses = result.history["g_reconstruction"]
@@ -179,7 +169,7 @@ def test_train_in_process_lowers_reconstruction_loss(tmp_path):
 
 def test_celeba_config_trains_on_mocked_tfds_with_the_class_mixer(
         mock_tfds, tmp_path):
-    values = parse([
+    values = restore.parse_training_flags([
         "--flagfile=configs/celeba.cfg", "--image_size=16", "--width=4",
         "--latent_size=4", "--latent_channels=8", "--batch_size=4",
         "--n_critic=1", "--steps=2", "--log_every=2", "--noceleba_frontal",
@@ -208,7 +198,7 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
     (root / "broken.png").write_bytes(b"not a png")
     csv_path = tmp_path / "attributes.csv"
     csv_path.write_text("\n".join(rows) + "\n")
-    values = parse([
+    values = restore.parse_training_flags([
         "--flagfile=configs/zappos.cfg", f"--data_dir={root}",
         f"--attributes_csv={csv_path}", "--mixer=class_mixer",
         "--image_size=16", "--width=4", "--latent_size=4",
