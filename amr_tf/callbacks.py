@@ -1,4 +1,4 @@
-"""Keras callbacks of the training CLI: checkpoints, summaries, throughput."""
+"""Keras callbacks of the training loop: summaries and throughput."""
 
 import time
 
@@ -29,25 +29,6 @@ class Throughput(keras.callbacks.Callback):
         if logs is not None and self._steps:
             elapsed = max(time.perf_counter() - self._start, 1e-9)
             logs["steps_per_sec"] = self._steps / elapsed
-
-
-class Checkpoint(keras.callbacks.Callback):
-    """Saves a `tf.train.CheckpointManager` checkpoint after every epoch
-    (every `--log_every` iterations), numbered by the iteration count.
-
-    With `keep=False` (multi-worker, not the chief) the checkpoint is saved,
-    as every worker must, then deleted.
-    """
-
-    def __init__(self, manager, keep=True):
-        super().__init__()
-        self.manager = manager
-        self.keep = keep
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.manager.save(checkpoint_number=self.model.completed_iterations())
-        if not self.keep:
-            tf.io.gfile.rmtree(self.manager.directory)
 
 
 class Summaries(keras.callbacks.Callback):

@@ -47,6 +47,9 @@ class TrainConfig:
     strategy: str = "default"
     mixed_precision: str = "float32"
     jit_compile: bool = False
+    on_nonfinite: str = "stop"
+    max_rollbacks: int = 3
+    deterministic: bool = False
 
     @property
     def steps_per_log(self):

@@ -8,6 +8,7 @@ from absl import flags
 
 from amr_tf import config as config_lib
 from amr_tf import distribution
+from amr_tf import loop
 from amr_tf import losses
 from amr_tf import mixers
 from amr_tf import models
@@ -110,6 +111,19 @@ flags.DEFINE_enum("mixed_precision", "float32", distribution.PRECISIONS,
 flags.DEFINE_bool("jit_compile", False,
                   "Compile the training step with XLA.")
 
+# Reliability.
+flags.DEFINE_enum("on_nonfinite", "stop", loop.NONFINITE_POLICIES,
+                  "When a loss term is NaN or Inf: stop (exit 1, the last "
+                  "checkpoint kept) or rollback (restore the last checkpoint "
+                  "and go on with the next batch).")
+flags.DEFINE_integer("max_rollbacks", 3,
+                     "With --on_nonfinite=rollback: rollbacks in a row, with "
+                     "no checkpoint saved between them, before stopping.")
+flags.DEFINE_bool("deterministic", False,
+                  "Use deterministic TF ops (tf.config.experimental."
+                  "enable_op_determinism): the same seed and flags give "
+                  "bitwise the same run, also when resumed; may be slower.")
+
 FLAGS = flags.FLAGS
 
 # Flags that fix the model's variables: a resumed run must match them.
@@ -174,6 +188,9 @@ def config_from_flags(values=FLAGS):
         strategy=values.strategy,
         mixed_precision=values.mixed_precision,
         jit_compile=values.jit_compile,
+        on_nonfinite=values.on_nonfinite,
+        max_rollbacks=values.max_rollbacks,
+        deterministic=values.deterministic,
     )
 
 

@@ -2,7 +2,9 @@
 
 Re-running the same command resumes from the last checkpoint in --model_dir.
 Bad flags or data exit with status 2 and a one-line `error: ...` message
-before any training starts.
+before any training starts. SIGTERM saves a checkpoint and exits with 0. A
+NaN/Inf loss (with --on_nonfinite=stop) or a checkpoint that cannot be
+written exits with 1 and a one-line message; the last checkpoint is kept.
 """
 
 from absl import app
@@ -10,8 +12,10 @@ from absl import logging
 
 from amr_tf import cli
 from amr_tf import flags as train_flags
+from amr_tf import loop
 from amr_tf import training
 from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
 
 
 def main(argv):
@@ -26,6 +30,13 @@ def main(argv):
         )
     except UsageError as error:
         cli.fail(error)
+    except (loop.NonFiniteLossError, WriteError) as error:
+        cli.fail(error, exit_code=1)
+    if result.preempted:
+        print(f"Stopped by SIGTERM after iteration {result.iterations}; "
+              f"checkpoint saved in {config.model_dir}/checkpoints. Re-run the "
+              "same command to resume.")
+        return
     print(f"Trained {result.iterations} iterations. Outputs in {config.model_dir}:")
     print(f"  figure:      {result.figure_path}")
     print(f"  checkpoints: {config.model_dir}/checkpoints")

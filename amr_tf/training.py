@@ -14,11 +14,14 @@ from amr_tf import data as data_lib
 from amr_tf import distribution
 from amr_tf import export as export_lib
 from amr_tf import inference
+from amr_tf import loop
 from amr_tf import mixers as mixer_lib
 from amr_tf import models
 from amr_tf import objectives
 from amr_tf import visualize
 from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
+from amr_tf.errors import write_failure_reason
 from amr_tf.serving.repository import list_versions
 
 FLAGFILE = "flags.txt"
@@ -29,13 +32,17 @@ POINT_MIXES_FIGURE = "mixes.png"
 @dataclasses.dataclass
 class TrainResult:
     """What a run wrote: the model, its iteration count, the figure and the
-    serving export (None with `--noexport`)."""
+    serving export (None with `--noexport`). A run stopped by SIGTERM
+    (`preempted`) has saved a checkpoint and written no figure or export;
+    `rollbacks` counts the restores after a non-finite loss."""
 
     model: objectives.AdversarialAutoencoder
     iterations: int
-    figure_path: str
+    figure_path: str | None
     history: dict
     export_path: str | None = None
+    preempted: bool = False
+    rollbacks: int = 0
 
 
 def validate(config):
@@ -53,6 +60,12 @@ def validate(config):
     for name in ("batch_size", "steps", "n_critic", "log_every"):
         if getattr(config, name) < 1:
             raise UsageError(f"--{name} must be >= 1, got {getattr(config, name)}")
+    if config.on_nonfinite not in loop.NONFINITE_POLICIES:
+        raise UsageError(f"unknown --on_nonfinite={config.on_nonfinite!r}; "
+                         f"choose one of {', '.join(loop.NONFINITE_POLICIES)}")
+    if config.max_rollbacks < 0:
+        raise UsageError(
+            f"--max_rollbacks must be >= 0, got {config.max_rollbacks}")
     if config.steps % config.steps_per_log:
         raise UsageError(f"--steps={config.steps} must be a multiple of "
                          f"--log_every={config.log_every}")
@@ -132,11 +145,12 @@ def _build_model(config, info):
     return model
 
 
-def make_checkpoint(model, loss_scales=True):
+def make_checkpoint(model, loss_scales=True, batches_consumed=True):
     """A `tf.train.Checkpoint` of every network, mixer and optimizer.
 
     The iteration count is also saved under its own name, `iterations`, so
-    tools can read it without rebuilding the model. Optimizers are saved
+    tools can read it without rebuilding the model, and so is the input
+    stream's position, `batches_consumed` (with `batches_consumed`). Optimizers are saved
     without their loss-scale wrapper and the loss scales on their own
     (`*_loss_scale`, with `loss_scales`), so a run can resume under another
     `--mixed_precision`. Mirrored variables are saved once: a checkpoint
@@ -144,6 +158,8 @@ def make_checkpoint(model, loss_scales=True):
     """
     tracked = dict(
         iterations=model.iterations,
+        **(dict(batches_consumed=model.batches_consumed)
+           if batches_consumed else {}),
         encoder=model.encoder, decoder=model.decoder,
         discriminator=model.discriminator,
         generator_optimizer=distribution.unwrap_optimizer(
@@ -166,24 +182,29 @@ def restore_checkpoint(model, path):
     """Restores checkpoint `path` into `model`.
 
     A loss scale that the checkpoint lacks (a float32 run resumed under
-    mixed_float16) starts from its initial value.
+    mixed_float16) starts from its initial value; an input position it lacks
+    (an older checkpoint) is taken to be the iteration count.
 
     Raises:
         AssertionError: if a network, mixer or optimizer is not in `path`.
     """
     saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
     checkpoint = make_checkpoint(
-        model, loss_scales="generator_loss_scale" in saved)
+        model, loss_scales="generator_loss_scale" in saved,
+        batches_consumed="batches_consumed" in saved)
     checkpoint.restore(path).assert_existing_objects_matched()
+    if "batches_consumed" not in saved:
+        model.batches_consumed.assign(model.iterations)
 
 
-def train_dataset(config, info, iterations_done=0, input_context=None):
+def train_dataset(config, info, batches_consumed=0, input_context=None):
     """Batches of `n_critic * batch_size` examples, repeated forever.
 
+    The stream of examples is a fixed function of `--seed` (see
+    `data.make_batches`), and it starts after `batches_consumed` iteration
+    batches: a resumed run continues exactly where the checkpoint left it.
     Decoded images are cached in memory (`--cache_data`); generated datasets
-    are rendered on the fly instead. The shuffle seed moves with the
-    iterations already done, so a resumed run does not replay the data order
-    of its first epoch.
+    are rendered on the fly instead.
 
     With a `tf.distribute.InputContext` (from
     `strategy.distribute_datasets_from_function`), the batches hold this
@@ -192,15 +213,19 @@ def train_dataset(config, info, iterations_done=0, input_context=None):
     """
     examples = data_lib.load(config.data, "train")
     batch_size = config.batch_size
+    batches_per_iteration = 1
     if input_context is not None:
         if input_context.num_input_pipelines > 1:
             examples = examples.shard(input_context.num_input_pipelines,
                                       input_context.input_pipeline_id)
         batch_size = input_context.get_per_replica_batch_size(batch_size)
+        batches_per_iteration = (input_context.num_replicas_in_sync
+                                 // input_context.num_input_pipelines)
+    examples_per_batch = batch_size * config.n_critic
     return data_lib.make_batches(
-        examples, batch_size * config.n_critic, shuffle=True,
-        seed=config.seed + iterations_done, repeat=True,
-        cache=config.cache_data and not info.generated,
+        examples, examples_per_batch, shuffle=True, seed=config.seed,
+        repeat=True, cache=config.cache_data and not info.generated,
+        start=batches_consumed * batches_per_iteration * examples_per_batch,
     )
 
 
@@ -234,6 +259,25 @@ def check_resume_flags(model_dir, flag_text, structural_flags):
                 f"--{name}={current.get(name, '<default>')}: use another "
                 "--model_dir or the same flags"
             )
+
+
+def _write_atomically(path, text):
+    """Writes `text` to `path` through a temporary file and a rename, so
+    `path` holds the old or the new text, never a part.
+
+    Raises:
+        WriteError: the write failed (`path` is unchanged).
+    """
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise WriteError(f"cannot write {path}: "
+                         f"{write_failure_reason(error)}") from None
 
 
 def _parse_flag_lines(text):
@@ -298,56 +342,60 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
     """
     info = validate(config)
     check_resume_flags(config.model_dir, flag_text, structural_flags)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = distribution.make_strategy(config.strategy)
     distribution.check_strategy(config, strategy)
     chief = distribution.is_chief(strategy)
     os.makedirs(config.model_dir, exist_ok=True)
     if flag_text and chief:
-        with open(os.path.join(config.model_dir, FLAGFILE), "w") as flag_file:
-            flag_file.write(flag_text)
+        _write_atomically(os.path.join(config.model_dir, FLAGFILE), flag_text)
 
     with strategy.scope():
         model = build_model(config, info)
     checkpoint_dir = os.path.join(config.model_dir, "checkpoints")
     # Every worker saves (saving may need all of them); the other workers'
     # copies go to a local folder that is deleted after each save.
-    manager = tf.train.CheckpointManager(
-        make_checkpoint(model),
-        checkpoint_dir if chief else os.path.join(
-            tempfile.gettempdir(), f"amr_worker_{os.getpid()}"),
-        max_to_keep=config.keep_checkpoints,
-    )
-    latest = tf.train.latest_checkpoint(checkpoint_dir)
-    if latest:
-        restore_checkpoint(model, latest)
-        print(f"Resumed from {latest} at iteration "
+    checkpoints = loop.Checkpoints(
+        tf.train.CheckpointManager(
+            make_checkpoint(model),
+            checkpoint_dir if chief else os.path.join(
+                tempfile.gettempdir(), f"amr_worker_{os.getpid()}"),
+            max_to_keep=config.keep_checkpoints),
+        restore_checkpoint, checkpoint_dir, keep=chief)
+    if checkpoints.latest():
+        print(f"Resumed from {checkpoints.restore(model)} at iteration "
               f"{model.completed_iterations()}.")
 
-    log_every = config.steps_per_log
-    done = model.completed_iterations()
-    history = {}
-    if done < config.steps:
+    outcome = loop.LoopResult(history={})
+    if model.completed_iterations() < config.steps:
         eval_batch = held_out_examples(config, 8)
-        dataset = strategy.distribute_datasets_from_function(
-            lambda context: train_dataset(config, info, done, context))
-        fit = model.fit(
-            dataset,
-            initial_epoch=done // log_every,
-            epochs=config.steps // log_every,
-            steps_per_epoch=log_every,
-            shuffle=False,
+
+        def make_iterator(batches_consumed):
+            return iter(strategy.distribute_datasets_from_function(
+                lambda context: train_dataset(config, info, batches_consumed,
+                                              context)))
+
+        outcome = loop.run(
+            model, make_iterator, checkpoints,
+            steps=config.steps, log_every=config.steps_per_log,
+            on_nonfinite=config.on_nonfinite,
+            max_rollbacks=config.max_rollbacks,
             verbose=1 if sys.stdout.isatty() else 2,
+            # Workers of a cluster would stop at different iterations.
+            handle_sigterm=not isinstance(
+                strategy, tf.distribute.MultiWorkerMirroredStrategy),
             callbacks=[
-                callbacks_lib.Throughput(),
-                callbacks_lib.Checkpoint(manager, keep=chief),
-                *callbacks,
+                callbacks_lib.Throughput(), *callbacks,
             ] + ([callbacks_lib.Summaries(
                 os.path.join(config.model_dir, "tensorboard"), eval_batch,
                 info.is_image, seed=config.seed)] if chief else []),
         )
-        history = fit.history
-    figure_path = write_figure(model, config, info) if chief else None
     iterations = model.completed_iterations()
+    if outcome.preempted:
+        return TrainResult(model, iterations, None, outcome.history,
+                           preempted=True)
+    figure_path = write_figure(model, config, info) if chief else None
     export_path = None
     if config.export and chief:
         export_path = os.path.join(config.export_path, str(iterations))
@@ -355,4 +403,5 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
             export_lib.export_saved_model(model, config, info,
                                           config.export_path, iterations,
                                           flag_text)
-    return TrainResult(model, iterations, figure_path, history, export_path)
+    return TrainResult(model, iterations, figure_path, outcome.history,
+                       export_path, rollbacks=outcome.rollbacks)

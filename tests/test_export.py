@@ -1,6 +1,7 @@
 """Export: signatures, values against Keras, metadata, atomic writes, CLI."""
 
 import dataclasses
+import errno
 import json
 import os
 import pathlib
@@ -17,6 +18,7 @@ from amr_tf import mixers as mixer_lib
 from amr_tf import restore
 from amr_tf import training
 from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
@@ -202,8 +204,14 @@ def test_mixed_float16_model_exports_float32_outputs(tiny_run, tmp_path):
             assert np.all(np.isfinite(value)), (name, key)
 
 
-@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
-def test_failed_export_leaves_no_version_folder(failure, tiny_run, tmp_path,
+@pytest.mark.parametrize("failure, raised, message", [
+    (OSError(errno.ENOSPC, "No space left on device"), WriteError,
+     "cannot write export .*/base/2: No space left on device; the versions "
+     "already in .*/base are unchanged"),
+    (KeyboardInterrupt(), KeyboardInterrupt, ""),
+])
+def test_failed_export_leaves_no_version_folder(failure, raised, message,
+                                                tiny_run, tmp_path,
                                                 monkeypatch):
     base = tmp_path / "base"
     first = export_lib.export_saved_model(tiny_run.model, tiny_run.config,
@@ -216,7 +224,7 @@ def test_failed_export_leaves_no_version_folder(failure, tiny_run, tmp_path,
         raise failure                                      # ...then the crash.
 
     monkeypatch.setattr(tf.saved_model, "save", save_then_fail)
-    with pytest.raises(type(failure)):
+    with pytest.raises(raised, match=message):
         export_lib.export_saved_model(tiny_run.model, tiny_run.config,
                                       tiny_run.info, str(base), version=2)
     assert sorted(os.listdir(base)) == ["1"]  # No "2", no staging folder.

@@ -18,6 +18,7 @@ from amr_tf.cli import fail
 from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
 from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
 
 flags.DEFINE_integer("export_version", None,
                      "Version folder to write; default the training step.")
@@ -37,6 +38,8 @@ def main(argv):
             values.export_version, run.flag_text)
     except UsageError as error:
         fail(error)
+    except WriteError as error:
+        fail(error, exit_code=1)
     print(f"Exported {path}")
     print(f"  signatures: {', '.join(export_lib.read_metadata(path)['signatures'])}")
     print(f"  serve:      python -m amr_tf.serving.server --model_base_path={export_base}")

@@ -18,6 +18,8 @@ import uuid
 import tensorflow as tf
 
 from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
+from amr_tf.errors import write_failure_reason
 from amr_tf.export.signatures import ServingModule
 
 METADATA_ASSET = "amr_metadata.json"
@@ -90,6 +92,12 @@ def export_saved_model(model, config, info, export_base, version=None,
                                 signatures=module.signatures())
         _check_loadable(staging_path, metadata["signatures"])
         tf.io.gfile.rename(staging_path, final_path)
+    except (OSError, tf.errors.OpError) as error:
+        _remove(staging_path)
+        raise WriteError(
+            f"cannot write export {final_path}: "
+            f"{write_failure_reason(error)}; the versions already in "
+            f"{export_base} are unchanged") from error
     except BaseException:
         _remove(staging_path)
         raise

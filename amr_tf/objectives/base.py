@@ -67,6 +67,12 @@ class AdversarialAutoencoder(keras.Model):
         self._iterations = keras.Variable(
             0, dtype="int64", trainable=False,
             aggregation="only_first_replica", name="iterations")
+        # Counts the batches taken from the training stream: one per
+        # iteration, and the batches skipped by a rollback (see
+        # `amr_tf.loop`), so a resumed run continues the stream where it was.
+        self._batches_consumed = keras.Variable(
+            0, dtype="int64", trainable=False,
+            aggregation="only_first_replica", name="batches_consumed")
 
     def create_trackers(self):
         """Creates one running mean per loss term; subclasses call it at the
@@ -142,6 +148,11 @@ class AdversarialAutoencoder(keras.Model):
         """Completed training iterations (calls of `train_step`)."""
         return self._iterations
 
+    @property
+    def batches_consumed(self):
+        """Training batches taken from the input stream so far."""
+        return self._batches_consumed
+
     def completed_iterations(self):
         """`iterations` as a Python int, also under a distribution strategy."""
         return int(self.iterations.numpy())
@@ -213,6 +224,7 @@ class AdversarialAutoencoder(keras.Model):
             self.discriminator_update(batch, seeds)
         self.generator_update(batches[-1], seeds)
         self._iterations.assign_add(1)
+        self._batches_consumed.assign_add(1)
         logs = {name: tracker.result() for name, tracker in self.trackers.items()}
         if isinstance(tf.distribute.get_strategy(),
                       tf.distribute.MultiWorkerMirroredStrategy):
