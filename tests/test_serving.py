@@ -11,6 +11,8 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from amr_tf.errors import UsageError
@@ -50,9 +52,27 @@ def _mix_request(signature="mix", model="amr", **inputs):
     request.model_spec.name = model
     request.model_spec.signature_name = signature
     for key, value in values.items():
+        if isinstance(value, np.ndarray):
+            value = tf.make_tensor_proto(value)
         if value is not None:
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            request.inputs[key].CopyFrom(value)
     return request
+
+
+def _float_proto(shape, tensor_content=b""):
+    """A float32 `TensorProto` declaring `shape` (None: unknown rank) with
+    raw `tensor_content`, whether or not the two agree."""
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT,
+                                   tensor_content=tensor_content)
+    if shape is None:
+        proto.tensor_shape.unknown_rank = True
+    for size in shape or ():
+        proto.tensor_shape.dim.add(size=size)
+    return proto
+
+
+# Declares 10^7 images (30 GB) without sending them.
+HUGE_BATCH = 10_000_000
 
 
 def test_mix_returns_images_in_range_and_the_decodes_at_alpha_0_and_1(served):
@@ -122,6 +142,26 @@ def test_model_metadata_lists_the_signatures(served):
     (dict(images_a=np.full((2, 16, 16, 3), np.nan, np.float32)),
      grpc.StatusCode.INVALID_ARGUMENT,
      "images_a: values must be finite, not NaN or Inf"),
+    (dict(images_b=np.full((2, 16, 16, 3), np.inf, np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "images_b: values must be finite, not NaN or Inf"),
+    (dict(alpha=np.array([np.nan, 0.5], np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     "alpha: values must be finite, not NaN or Inf"),
+    (dict(alpha=np.array([0.5, -0.25], np.float32)),
+     grpc.StatusCode.INVALID_ARGUMENT, "alpha: values must lie between 0 and 1"),
+    (dict(images_a=np.zeros((2, 16, 16, 3), np.float64)),
+     grpc.StatusCode.INVALID_ARGUMENT, "input images_a: expects float32, got float64"),
+    (dict(alpha=_float_proto(None)), grpc.StatusCode.INVALID_ARGUMENT,
+     "input alpha: expects shape (-1) (-1: any), got unknown"),
+    (dict(alpha=_float_proto([2], b"\0" * 7)), grpc.StatusCode.INVALID_ARGUMENT,
+     "input alpha: malformed TensorProto "
+     "(buffer size must be a multiple of element size)"),
+    (dict(images_a=_float_proto([HUGE_BATCH, 16, 16, 3]),
+          images_b=_float_proto([HUGE_BATCH, 16, 16, 3]),
+          alpha=_float_proto([HUGE_BATCH])),
+     grpc.StatusCode.INVALID_ARGUMENT,
+     f"batch size {HUGE_BATCH} is over this server's --max_batch_size={MAX_BATCH}"),
 ])
 def test_bad_requests_get_their_status_and_the_server_keeps_serving(
         served, change, code, message):

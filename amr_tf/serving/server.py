@@ -57,6 +57,10 @@ def _shape_text(dims):
 def request_tensors(request_inputs, signature_def, max_batch_size):
     """Checks a request's inputs against a `SignatureDef`; returns tensors.
 
+    Keys, dtypes, shapes and the batch size are checked on the protos'
+    declared shapes before any value is decoded, so a request declaring a
+    huge batch is refused without allocating it.
+
     Args:
         request_inputs: map input key -> `TensorProto` of the request.
         signature_def: the `SignatureDef` being called.
@@ -68,39 +72,48 @@ def request_tensors(request_inputs, signature_def, max_batch_size):
     Raises:
         RequestError: INVALID_ARGUMENT with a message naming the input.
     """
-    expected = set(signature_def.inputs)
-    sent = set(request_inputs)
-    if sent != expected:
-        problems = []
-        if expected - sent:
-            problems.append(f"missing input(s) {', '.join(sorted(expected - sent))}")
-        if sent - expected:
-            problems.append(f"unknown input(s) {', '.join(sorted(sent - expected))}")
-        raise _invalid(f"{'; '.join(problems)}: the signature takes "
-                       f"{', '.join(sorted(expected))}")
-    tensors = {}
-    batch_sizes = {}
-    for key in sorted(expected):
-        info = signature_def.inputs[key]
-        proto = request_inputs[key]
-        want = tf.dtypes.as_dtype(info.dtype)
-        if proto.dtype != info.dtype:
-            got = (tf.dtypes.as_dtype(proto.dtype).name
-                   if proto.dtype else "no dtype")
-            raise _invalid(f"input {key}: expects {want.name}, got {got}")
-        try:
-            array = tf.make_ndarray(proto)
-        except Exception as error:  # Malformed bytes or shape in the proto.
-            raise _invalid(f"input {key}: malformed TensorProto ({error})") from None
-        dims = [d.size for d in info.tensor_shape.dim]
-        if array.ndim != len(dims) or any(
-                want_dim not in (-1, got_dim)
-                for want_dim, got_dim in zip(dims, array.shape)):
-            raise _invalid(f"input {key}: expects shape {_shape_text(dims)} "
-                           f"(-1: any), got {_shape_text(array.shape)}")
-        if dims:
-            batch_sizes[key] = array.shape[0]
-        tensors[key] = tf.constant(array, dtype=want)
+    _check_input_keys(set(request_inputs), set(signature_def.inputs))
+    shapes = {key: _checked_shape(key, request_inputs[key],
+                                  signature_def.inputs[key])
+              for key in sorted(signature_def.inputs)}
+    _check_batch_size(shapes, max_batch_size)
+    return {key: _to_tensor(key, request_inputs[key]) for key in shapes}
+
+
+def _check_input_keys(sent, expected):
+    """Raises INVALID_ARGUMENT naming missing and unknown input keys."""
+    if sent == expected:
+        return
+    problems = []
+    if expected - sent:
+        problems.append(f"missing input(s) {', '.join(sorted(expected - sent))}")
+    if sent - expected:
+        problems.append(f"unknown input(s) {', '.join(sorted(sent - expected))}")
+    raise _invalid(f"{'; '.join(problems)}: the signature takes "
+                   f"{', '.join(sorted(expected))}")
+
+
+def _checked_shape(key, proto, info):
+    """The declared shape of input `key` after checking its dtype and shape
+    against the signature's `TensorInfo` (-1 dims accept any size)."""
+    if proto.dtype != info.dtype:
+        got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "no dtype"
+        raise _invalid(f"input {key}: expects "
+                       f"{tf.dtypes.as_dtype(info.dtype).name}, got {got}")
+    want = [d.size for d in info.tensor_shape.dim]
+    got = [d.size for d in proto.tensor_shape.dim]
+    if (proto.tensor_shape.unknown_rank or len(got) != len(want)
+            or any(size < 0 for size in got)
+            or any(w not in (-1, g) for w, g in zip(want, got))):
+        got_text = "unknown" if proto.tensor_shape.unknown_rank else _shape_text(got)
+        raise _invalid(f"input {key}: expects shape {_shape_text(want)} "
+                       f"(-1: any), got {got_text}")
+    return got
+
+
+def _check_batch_size(shapes, max_batch_size):
+    """Inputs with a batch axis share one batch size in [1, max]."""
+    batch_sizes = {key: shape[0] for key, shape in shapes.items() if shape}
     if len(set(batch_sizes.values())) > 1:
         sizes = ", ".join(f"{key} {size}" for key, size in batch_sizes.items())
         raise _invalid(f"inputs must share their batch size, got {sizes}")
@@ -110,7 +123,15 @@ def request_tensors(request_inputs, signature_def, max_batch_size):
     if batch_size is not None and batch_size > max_batch_size:
         raise _invalid(f"batch size {batch_size} is over this server's "
                        f"--max_batch_size={max_batch_size}")
-    return tensors
+
+
+def _to_tensor(key, proto):
+    """Decodes a checked `TensorProto`; its values must fill its shape."""
+    try:
+        array = tf.make_ndarray(proto)
+    except Exception as error:  # Values that do not fill the declared shape.
+        raise _invalid(f"input {key}: malformed TensorProto ({error})") from None
+    return tf.constant(array, dtype=proto.dtype)
 
 
 def graph_error_message(error):
