@@ -14,7 +14,10 @@ batch, or a batch over `--max_batch_size` INVALID_ARGUMENT naming the input.
 """
 
 import concurrent.futures
+import os
 import re
+import subprocess
+import sys
 import threading
 
 import grpc
@@ -276,6 +279,45 @@ def base_paths_from_config_file(path):
         text_format.Parse(stream.read(), config)
     return {model.name: model.base_path
             for model in config.model_config_list.config}
+
+
+def spawn(model_base_path, *flag_args):
+    """Starts this server in a subprocess on a free loopback port.
+
+    Args:
+        model_base_path: the model "amr"'s base path.
+        *flag_args: more flags, e.g. "--max_batch_size=8".
+
+    Returns:
+        `(process, address)` once it serves; the caller terminates it.
+
+    Raises:
+        RuntimeError: the server exited first, with its first stdout line.
+    """
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    python_path = os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amr_tf.serving.server",
+         f"--model_base_path={model_base_path}", "--port=0", *flag_args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": python_path})
+    line = process.stdout.readline()
+    if " on " not in line:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the server did not start: {line.strip()!r}")
+    return process, line.rsplit(" on ", 1)[1].split()[0]
+
+
+def rss_bytes(pid):
+    """Resident memory of process `pid` in bytes (Linux: /proc VmRSS)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no VmRSS for process {pid}")
 
 
 def _define_flags():
