@@ -6,6 +6,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import time
 
 import grpc
 import numpy as np
@@ -225,6 +226,25 @@ def test_new_version_is_served_and_a_broken_one_is_not(tiny_run, tmp_path):
         request.model_spec.version.value = 2  # Older versions stay reachable.
         assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
         client.close()
+
+
+def test_the_poller_serves_a_new_version_without_a_restart(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "2")
+    with server_lib.ModelServer({"amr": str(base)}, port=0,
+                                poll_seconds=0.1) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        request = _mix_request()
+        (base / "5").mkdir()
+        (base / "5" / "saved_model.pb").write_bytes(b"not a protobuf")
+        shutil.copytree(tiny_run.export_path, base / "7")
+        deadline = time.monotonic() + 60
+        versions = []  # Every request is answered while the poller loads.
+        while 7 not in versions and time.monotonic() < deadline:
+            response = client.stub.Predict(request, timeout=30)
+            versions.append(response.model_spec.version.value)
+        client.close()
+    assert versions[-1] == 7 and set(versions) <= {2, 7}
 
 
 def test_repo_models_config_parses_to_the_export_base():
