@@ -177,6 +177,18 @@ def test_bad_requests_get_their_status_and_the_server_keeps_serving(
     assert client.stub.Predict(_mix_request(), timeout=30).outputs["images"]
 
 
+def test_a_batch_over_grpc_default_4_mb_is_served(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "1")
+    images_a, images_b = _pair(batch=1400)  # 8.6 MB in, 4.7 MB back.
+    with server_lib.ModelServer({"amr": str(base)}, port=0, poll_seconds=0,
+                                max_batch_size=2048) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        mixed = client.mix(images_a, images_b, 0.5)
+        client.close()
+    assert mixed.shape == (1400, *IMAGE_SHAPE) and np.isfinite(mixed).all()
+
+
 def test_unknown_version_is_not_found(served):
     _, server, _ = served
     versioned = client_lib.ServingClient(server.address, "amr", version=5)

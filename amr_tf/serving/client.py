@@ -41,7 +41,9 @@ class ServingClient:
     """
 
     def __init__(self, server, model_name="amr", version=None, timeout=30.0):
-        self.channel = grpc.insecure_channel(server)
+        # Answers to large batches exceed gRPC's 4 MB default.
+        self.channel = grpc.insecure_channel(
+            server, options=[("grpc.max_receive_message_length", -1)])
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.model_name = model_name
         self.version = version

@@ -11,6 +11,10 @@ polls for new versions, and answers bad requests with TF Serving's status
 codes: unknown model NOT_FOUND, unknown signature FAILED_PRECONDITION, and a
 missing or extra input, wrong dtype, rank or shape, mismatched or empty
 batch, or a batch over `--max_batch_size` INVALID_ARGUMENT naming the input.
+These are checked on the declared shapes before any value is decoded; the
+exported graph then refuses NaN/Inf values and an alpha outside [0, 1]
+(INVALID_ARGUMENT too). As in TF Serving, a message may be up to 2 GB:
+`--max_batch_size`, not gRPC's 4 MB default, limits a request.
 """
 
 import concurrent.futures
@@ -39,6 +43,8 @@ from amr_tf.serving.repository import ModelRepository
 
 DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
+# As TF Serving: --max_batch_size, not gRPC's 4 MB default, limits a request.
+MAX_MESSAGE_BYTES = 2**31 - 1
 
 
 class RequestError(Exception):
@@ -237,7 +243,8 @@ class ModelServer:
                  max_batch_size=1024, max_workers=16):
         self.repository = ModelRepository(base_paths)
         self._server = grpc.server(
-            concurrent.futures.ThreadPoolExecutor(max_workers=max_workers))
+            concurrent.futures.ThreadPoolExecutor(max_workers=max_workers),
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionService(self.repository, max_batch_size), self._server)
         self.port = self._server.add_insecure_port(f"{host}:{port}")
