@@ -24,8 +24,11 @@ flags.DEFINE_integer("image_size", None,
 flags.DEFINE_list("attributes", [],
                   "Binary attributes to use (celeb_a names, CSV columns).")
 flags.DEFINE_string("attributes_csv", None,
-                    "CSV of binary attributes for --dataset=folder.")
-flags.DEFINE_integer("channels", 3, "Image channels for --dataset=folder.")
+                    "CSV of binary attributes for --dataset=folder: a row "
+                    "for every image.")
+flags.DEFINE_integer("channels", 3,
+                     "Image channels for --dataset=folder, 1 or 3: images "
+                     "with another channel count (alpha aside) are skipped.")
 flags.DEFINE_bool("celeba_frontal", False,
                   "celeb_a: keep roughly frontal faces only.")
 flags.DEFINE_bool("cache_data", True,

@@ -399,9 +399,9 @@ def image_tree(tmp_path):
 
 
 def test_folder_scan_skips_unreadable_files(image_tree):
-    paths, num_skipped = folder.scan(str(image_tree))
+    paths, skipped = folder.scan(str(image_tree), channels=3)
     assert paths == GOOD_IMAGES
-    assert num_skipped == 2
+    assert skipped == folder.Skipped(not_jpeg_or_png=2)
 
 
 def test_folder_load_splits_and_labels(image_tree):
@@ -421,22 +421,96 @@ def test_folder_load_splits_and_labels(image_tree):
     gray = data.DataConfig(
         name="folder", data_dir=str(image_tree), image_size=8, channels=1
     )
-    assert _examples(gray)["inputs"].shape[1:] == (8, 8, 1)
+    with pytest.raises(UsageError, match="6 with a channel count other t"):
+        data.get_info(gray)  # RGB images are not converted to gray.
 
 
-def test_folder_drops_images_that_fail_to_decode(tmp_path):
-    good = np.zeros((6, 6, 3), np.uint8)
-    tf.io.write_file(str(tmp_path / "good.png"), tf.io.encode_png(good))
-    # Right magic bytes, broken body: passes the scan, fails to decode.
-    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
-    assert folder.scan(str(tmp_path)) == (("broken.png", "good.png"), 0)
-    config = data.DataConfig(
-        name="folder", data_dir=str(tmp_path), image_size=8
-    )
-    loaded = [
-        len(list(data.load(config, split))) for split in ("train", "test")
+def _write_image(path, pixels, encode=tf.io.encode_png):
+    """Writes uint8 `pixels` [H, W, C]; returns the encoded bytes."""
+    encoded = encode(np.asarray(pixels, np.uint8)).numpy()
+    path.write_bytes(encoded)
+    return encoded
+
+
+def _solid(color, size=12):
+    """A `size` x `size` image of one colour, [size, size, len(color)]."""
+    color = np.asarray(color, np.uint8)
+    return np.broadcast_to(color, (size, size, len(color)))
+
+
+def _all_examples(config):
+    """The examples of both splits, as a list of NumPy dicts."""
+    return [
+        example
+        for split in ("train", "test")
+        for example in data.load(config, split).as_numpy_iterator()
     ]
-    assert sum(loaded) == 1
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    """An RGB folder: 3 usable images of distinct colours, 5 bad files."""
+    _write_image(tmp_path / "good.png", _solid([255, 0, 0]))
+    _write_image(tmp_path / "good.jpg", _solid([0, 255, 0]), tf.io.encode_jpeg)
+    # RGBA: used as RGB, the alpha (varying, to show it is ignored) dropped.
+    rgba = np.array(_solid([0, 0, 255, 0]))
+    rgba[..., 3] = np.arange(12)[:, None] * 20
+    _write_image(tmp_path / "rgba.png", rgba)
+    png = _write_image(tmp_path / "cut.png", _solid([9, 9, 9]))
+    (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])
+    jpeg = _write_image(tmp_path / "cut.jpg", _solid([9]), tf.io.encode_jpeg)
+    (tmp_path / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (tmp_path / "x.png").write_text("a text file")
+    _write_image(tmp_path / "gray.png", _solid([128]))
+    return tmp_path
+
+
+def test_folder_skips_bad_files_and_counts_them_in_one_warning(
+    messy_folder, caplog
+):
+    config = data.DataConfig(
+        name="folder", data_dir=str(messy_folder), image_size=8
+    )
+    with caplog.at_level("WARNING"):
+        info = data.get_info(config)
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelname == "WARNING"
+    ]
+    assert warnings == [
+        f"skipped 4 of 7 image files under {messy_folder}: 1 not JPEG/PNG, "
+        "2 truncated or corrupt, 1 with a channel count other than 3 "
+        "(or 3 + alpha)"
+    ]
+    assert info.input_shape == (8, 8, 3)
+    examples = _all_examples(config)
+    colors = sorted(
+        tuple(np.round(ex["inputs"].mean(axis=(0, 1)), 1)) for ex in examples
+    )
+    assert colors == [(-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, -1.0, -1.0)]
+    rgba = next(ex["inputs"] for ex in examples if ex["inputs"][0, 0, 2] > 0)
+    np.testing.assert_allclose(
+        rgba, np.broadcast_to([-1.0, -1.0, 1.0], (8, 8, 3)), atol=1e-5
+    )
+    train_size = int(data.load(config, "train").cardinality())
+    assert train_size + int(data.load(config, "test").cardinality()) == 3
+
+
+def test_folder_channels_1_uses_gray_and_gray_alpha_images(tmp_path):
+    _write_image(tmp_path / "gray.png", _solid([255]))
+    _write_image(tmp_path / "gray_alpha.png", _solid([0, 77]))
+    _write_image(tmp_path / "rgb.png", _solid([0, 0, 0]))
+    _write_image(tmp_path / "rgba.png", _solid([0, 0, 0, 255]))
+    paths, skipped = folder.scan(str(tmp_path), channels=1)
+    assert paths == ("gray.png", "gray_alpha.png")
+    assert skipped == folder.Skipped(wrong_channels=2)
+    config = data.DataConfig(
+        name="folder", data_dir=str(tmp_path), image_size=8, channels=1
+    )
+    images = sorted(ex["inputs"].mean() for ex in _all_examples(config))
+    assert images == pytest.approx([-1.0, 1.0])
+    assert _all_examples(config)[0]["inputs"].shape == (8, 8, 1)
 
 
 def test_folder_centre_crops_non_square_images(tmp_path):
@@ -463,16 +537,19 @@ def _write_csv(path, rows):
     return str(path)
 
 
-def test_folder_attributes_csv(image_tree, tmp_path_factory):
+def test_folder_attributes_csv(image_tree, tmp_path_factory, caplog):
     csv_path = _write_csv(
         tmp_path_factory.mktemp("csv") / "attributes.csv",
         [
             ["filename", "smiling", "hat"],
             ["cats/a.png", "1", "-1"],
             ["cats/b.jpg", "-1", "1"],
+            ["cats/c.JPEG", "1", "1"],
             ["dogs/d.PNG", "0", "1"],
             ["dogs/e.png", "1", "0"],
+            ["dogs/f.jpg", "0", "0"],
             ["missing.png", "1", "1"],
+            ["cats/x.png", "1", "1"],
         ],
     )
     config = data.DataConfig(
@@ -481,17 +558,23 @@ def test_folder_attributes_csv(image_tree, tmp_path_factory):
         image_size=8,
         attributes_csv=csv_path,
     )
-    assert data.get_info(config).attribute_names == ("smiling", "hat")
-    examples = [
-        ex
-        for split in ("train", "test")
-        for ex in data.load(config, split).as_numpy_iterator()
-    ]
-    # c.JPEG and f.jpg have no CSV row: skipped. Labels are sub-folders.
-    got = sorted((int(ex["label"]), tuple(ex["attributes"])) for ex in examples)
+    with caplog.at_level("WARNING"):
+        assert data.get_info(config).attribute_names == ("smiling", "hat")
+    # Rows of a missing file and of a skipped one are ignored and counted.
+    assert (
+        f"ignored 2 rows of {csv_path} naming no usable image under "
+        f"{image_tree}" in caplog.messages
+    )
+    # Labels are sub-folders.
+    got = sorted(
+        (int(ex["label"]), tuple(ex["attributes"]))
+        for ex in _all_examples(config)
+    )
     assert got == [
         (0, (0.0, 1.0)),
         (0, (1.0, 0.0)),
+        (0, (1.0, 1.0)),
+        (1, (0.0, 0.0)),
         (1, (0.0, 1.0)),
         (1, (1.0, 0.0)),
     ]
@@ -525,6 +608,37 @@ def test_folder_csv_with_non_binary_value(image_tree, tmp_path_factory):
         data.get_info(config)
 
 
+def test_folder_csv_with_a_row_of_the_wrong_length(image_tree, tmp_path):
+    csv_path = _write_csv(
+        tmp_path / "short.csv",
+        [["filename", "smiling", "hat"], ["cats/a.png", "1", "0"],
+         ["cats/b.jpg", "1"]],
+    )
+    config = data.DataConfig(
+        name="folder", data_dir=str(image_tree), attributes_csv=csv_path
+    )
+    with pytest.raises(
+        UsageError, match="short.csv line 3: expected 3 fields, got 2"
+    ):
+        data.get_info(config)
+
+
+def test_folder_csv_missing_an_image_fails(image_tree, tmp_path):
+    csv_path = _write_csv(
+        tmp_path / "partial.csv",
+        [["filename", "smiling"], ["cats/a.png", "1"], ["dogs/e.png", "0"]],
+    )
+    config = data.DataConfig(
+        name="folder", data_dir=str(image_tree), attributes_csv=csv_path
+    )
+    with pytest.raises(UsageError) as error:
+        data.get_info(config)
+    assert str(error.value) == (
+        f"attributes CSV {csv_path} has no row for cats/b.jpg (4 of 6 usable "
+        f"images under {image_tree} lack one): add their rows"
+    )
+
+
 def test_folder_without_usable_images(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         data.get_info(
@@ -533,8 +647,17 @@ def test_folder_without_usable_images(tmp_path):
     with pytest.raises(UsageError, match=f"no usable .* under {tmp_path}"):
         data.get_info(data.DataConfig(name="folder", data_dir=str(tmp_path)))
     (tmp_path / "x.png").write_bytes(b"garbage")
-    with pytest.raises(UsageError, match="no usable"):
-        data.get_info(data.DataConfig(name="folder", data_dir=str(tmp_path)))
+    (tmp_path / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50)
+    _write_image(tmp_path / "gray.png", _solid([7]))
+    with pytest.raises(UsageError) as error:
+        data.get_info(
+            data.DataConfig(name="folder", data_dir=str(tmp_path), channels=3)
+        )
+    assert str(error.value) == (
+        f"no usable .jpg/.png images under {tmp_path} (1 not JPEG/PNG, 1 "
+        "truncated or corrupt, 1 with a channel count other than 3 (or 3 + "
+        "alpha)): check data_dir and channels"
+    )
     with pytest.raises(UsageError, match="data_dir"):
         data.get_info(data.DataConfig(name="folder"))
 

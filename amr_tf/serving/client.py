@@ -9,6 +9,9 @@ decoded image. `--interpolate=8` writes a strip of 8 mixes from a to b
 instead. The Python API is `ServingClient`.
 """
 
+import concurrent.futures
+import time
+
 import grpc
 import numpy as np
 import tensorflow as tf
@@ -38,7 +41,9 @@ class ServingClient:
     """
 
     def __init__(self, server, model_name="amr", version=None, timeout=30.0):
-        self.channel = grpc.insecure_channel(server)
+        # Answers to large batches exceed gRPC's 4 MB default.
+        self.channel = grpc.insecure_channel(
+            server, options=[("grpc.max_receive_message_length", -1)])
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.model_name = model_name
         self.version = version
@@ -105,6 +110,35 @@ class ServingClient:
 
     def close(self):
         self.channel.close()
+
+
+def mix_concurrently(server, images_a, images_b, alphas, requests,
+                     model_name="amr"):
+    """Load: one client per alpha, all at once, each on its own channel.
+
+    Client i sends `requests` sequential `mix(images_a, images_b, alphas[i])`
+    calls, each with the client's deadline.
+
+    Returns:
+        Per client, a list per request of `(seconds, images or grpc.RpcError)`.
+    """
+    def session(alpha):
+        client = ServingClient(server, model_name)
+        results = []
+        try:
+            for _ in range(requests):
+                start = time.perf_counter()
+                try:
+                    answer = client.mix(images_a, images_b, alpha)
+                except grpc.RpcError as error:
+                    answer = error
+                results.append((time.perf_counter() - start, answer))
+        finally:
+            client.close()
+        return results
+
+    with concurrent.futures.ThreadPoolExecutor(len(alphas)) as pool:
+        return list(pool.map(session, alphas))
 
 
 def load_image(path, shape):

@@ -11,10 +11,17 @@ polls for new versions, and answers bad requests with TF Serving's status
 codes: unknown model NOT_FOUND, unknown signature FAILED_PRECONDITION, and a
 missing or extra input, wrong dtype, rank or shape, mismatched or empty
 batch, or a batch over `--max_batch_size` INVALID_ARGUMENT naming the input.
+These are checked on the declared shapes before any value is decoded; the
+exported graph then refuses NaN/Inf values and an alpha outside [0, 1]
+(INVALID_ARGUMENT too). As in TF Serving, a message may be up to 2 GB:
+`--max_batch_size`, not gRPC's 4 MB default, limits a request.
 """
 
 import concurrent.futures
+import os
 import re
+import subprocess
+import sys
 import threading
 
 import grpc
@@ -36,6 +43,8 @@ from amr_tf.serving.repository import ModelRepository
 
 DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
+# As TF Serving: --max_batch_size, not gRPC's 4 MB default, limits a request.
+MAX_MESSAGE_BYTES = 2**31 - 1
 
 
 class RequestError(Exception):
@@ -57,6 +66,10 @@ def _shape_text(dims):
 def request_tensors(request_inputs, signature_def, max_batch_size):
     """Checks a request's inputs against a `SignatureDef`; returns tensors.
 
+    Keys, dtypes, shapes and the batch size are checked on the protos'
+    declared shapes before any value is decoded, so a request declaring a
+    huge batch is refused without allocating it.
+
     Args:
         request_inputs: map input key -> `TensorProto` of the request.
         signature_def: the `SignatureDef` being called.
@@ -68,39 +81,48 @@ def request_tensors(request_inputs, signature_def, max_batch_size):
     Raises:
         RequestError: INVALID_ARGUMENT with a message naming the input.
     """
-    expected = set(signature_def.inputs)
-    sent = set(request_inputs)
-    if sent != expected:
-        problems = []
-        if expected - sent:
-            problems.append(f"missing input(s) {', '.join(sorted(expected - sent))}")
-        if sent - expected:
-            problems.append(f"unknown input(s) {', '.join(sorted(sent - expected))}")
-        raise _invalid(f"{'; '.join(problems)}: the signature takes "
-                       f"{', '.join(sorted(expected))}")
-    tensors = {}
-    batch_sizes = {}
-    for key in sorted(expected):
-        info = signature_def.inputs[key]
-        proto = request_inputs[key]
-        want = tf.dtypes.as_dtype(info.dtype)
-        if proto.dtype != info.dtype:
-            got = (tf.dtypes.as_dtype(proto.dtype).name
-                   if proto.dtype else "no dtype")
-            raise _invalid(f"input {key}: expects {want.name}, got {got}")
-        try:
-            array = tf.make_ndarray(proto)
-        except Exception as error:  # Malformed bytes or shape in the proto.
-            raise _invalid(f"input {key}: malformed TensorProto ({error})") from None
-        dims = [d.size for d in info.tensor_shape.dim]
-        if array.ndim != len(dims) or any(
-                want_dim not in (-1, got_dim)
-                for want_dim, got_dim in zip(dims, array.shape)):
-            raise _invalid(f"input {key}: expects shape {_shape_text(dims)} "
-                           f"(-1: any), got {_shape_text(array.shape)}")
-        if dims:
-            batch_sizes[key] = array.shape[0]
-        tensors[key] = tf.constant(array, dtype=want)
+    _check_input_keys(set(request_inputs), set(signature_def.inputs))
+    shapes = {key: _checked_shape(key, request_inputs[key],
+                                  signature_def.inputs[key])
+              for key in sorted(signature_def.inputs)}
+    _check_batch_size(shapes, max_batch_size)
+    return {key: _to_tensor(key, request_inputs[key]) for key in shapes}
+
+
+def _check_input_keys(sent, expected):
+    """Raises INVALID_ARGUMENT naming missing and unknown input keys."""
+    if sent == expected:
+        return
+    problems = []
+    if expected - sent:
+        problems.append(f"missing input(s) {', '.join(sorted(expected - sent))}")
+    if sent - expected:
+        problems.append(f"unknown input(s) {', '.join(sorted(sent - expected))}")
+    raise _invalid(f"{'; '.join(problems)}: the signature takes "
+                   f"{', '.join(sorted(expected))}")
+
+
+def _checked_shape(key, proto, info):
+    """The declared shape of input `key` after checking its dtype and shape
+    against the signature's `TensorInfo` (-1 dims accept any size)."""
+    if proto.dtype != info.dtype:
+        got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "no dtype"
+        raise _invalid(f"input {key}: expects "
+                       f"{tf.dtypes.as_dtype(info.dtype).name}, got {got}")
+    want = [d.size for d in info.tensor_shape.dim]
+    got = [d.size for d in proto.tensor_shape.dim]
+    if (proto.tensor_shape.unknown_rank or len(got) != len(want)
+            or any(size < 0 for size in got)
+            or any(w not in (-1, g) for w, g in zip(want, got))):
+        got_text = "unknown" if proto.tensor_shape.unknown_rank else _shape_text(got)
+        raise _invalid(f"input {key}: expects shape {_shape_text(want)} "
+                       f"(-1: any), got {got_text}")
+    return got
+
+
+def _check_batch_size(shapes, max_batch_size):
+    """Inputs with a batch axis share one batch size in [1, max]."""
+    batch_sizes = {key: shape[0] for key, shape in shapes.items() if shape}
     if len(set(batch_sizes.values())) > 1:
         sizes = ", ".join(f"{key} {size}" for key, size in batch_sizes.items())
         raise _invalid(f"inputs must share their batch size, got {sizes}")
@@ -110,7 +132,15 @@ def request_tensors(request_inputs, signature_def, max_batch_size):
     if batch_size is not None and batch_size > max_batch_size:
         raise _invalid(f"batch size {batch_size} is over this server's "
                        f"--max_batch_size={max_batch_size}")
-    return tensors
+
+
+def _to_tensor(key, proto):
+    """Decodes a checked `TensorProto`; its values must fill its shape."""
+    try:
+        array = tf.make_ndarray(proto)
+    except Exception as error:  # Values that do not fill the declared shape.
+        raise _invalid(f"input {key}: malformed TensorProto ({error})") from None
+    return tf.constant(array, dtype=proto.dtype)
 
 
 def graph_error_message(error):
@@ -213,7 +243,8 @@ class ModelServer:
                  max_batch_size=1024, max_workers=16):
         self.repository = ModelRepository(base_paths)
         self._server = grpc.server(
-            concurrent.futures.ThreadPoolExecutor(max_workers=max_workers))
+            concurrent.futures.ThreadPoolExecutor(max_workers=max_workers),
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionService(self.repository, max_batch_size), self._server)
         self.port = self._server.add_insecure_port(f"{host}:{port}")
@@ -255,6 +286,45 @@ def base_paths_from_config_file(path):
         text_format.Parse(stream.read(), config)
     return {model.name: model.base_path
             for model in config.model_config_list.config}
+
+
+def spawn(model_base_path, *flag_args):
+    """Starts this server in a subprocess on a free loopback port.
+
+    Args:
+        model_base_path: the model "amr"'s base path.
+        *flag_args: more flags, e.g. "--max_batch_size=8".
+
+    Returns:
+        `(process, address)` once it serves; the caller terminates it.
+
+    Raises:
+        RuntimeError: the server exited first, with its first stdout line.
+    """
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    python_path = os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "amr_tf.serving.server",
+         f"--model_base_path={model_base_path}", "--port=0", *flag_args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONPATH": python_path})
+    line = process.stdout.readline()
+    if " on " not in line:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the server did not start: {line.strip()!r}")
+    return process, line.rsplit(" on ", 1)[1].split()[0]
+
+
+def rss_bytes(pid):
+    """Resident memory of process `pid` in bytes (Linux: /proc VmRSS)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no VmRSS for process {pid}")
 
 
 def _define_flags():
