@@ -75,6 +75,11 @@ def is_chief(strategy):
     return strategy.extended.should_checkpoint
 
 
+def spans_workers(strategy):
+    """Whether `strategy` runs one training over several worker processes."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 @contextlib.contextmanager
 def dtype_policy(name):
     """Sets Keras's global dtype policy `name` inside the block.

@@ -150,10 +150,10 @@ def make_checkpoint(model, loss_scales=True, batches_consumed=True):
 
     The iteration count is also saved under its own name, `iterations`, so
     tools can read it without rebuilding the model, and so is the input
-    stream's position, `batches_consumed` (with `batches_consumed`). Optimizers are saved
-    without their loss-scale wrapper and the loss scales on their own
-    (`*_loss_scale`, with `loss_scales`), so a run can resume under another
-    `--mixed_precision`. Mirrored variables are saved once: a checkpoint
+    stream's position, `batches_consumed` (with `batches_consumed`).
+    Optimizers are saved without their loss-scale wrapper and the loss
+    scales on their own (`*_loss_scale`, with `loss_scales`), so a run can
+    resume under another `--mixed_precision`. Mirrored variables are saved once: a checkpoint
     restores on any number of replicas.
     """
     tracked = dict(
@@ -383,8 +383,7 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
             max_rollbacks=config.max_rollbacks,
             verbose=1 if sys.stdout.isatty() else 2,
             # Workers of a cluster would stop at different iterations.
-            handle_sigterm=not isinstance(
-                strategy, tf.distribute.MultiWorkerMirroredStrategy),
+            handle_sigterm=not distribution.spans_workers(strategy),
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
             ] + ([callbacks_lib.Summaries(

@@ -11,6 +11,7 @@ import collections
 import keras
 import tensorflow as tf
 
+from amr_tf import distribution
 from amr_tf import seeds as seed_lib
 
 Term = collections.namedtuple("Term", ["weight", "per_example"])
@@ -226,8 +227,7 @@ class AdversarialAutoencoder(keras.Model):
         self._iterations.assign_add(1)
         self._batches_consumed.assign_add(1)
         logs = {name: tracker.result() for name, tracker in self.trackers.items()}
-        if isinstance(tf.distribute.get_strategy(),
-                      tf.distribute.MultiWorkerMirroredStrategy):
+        if distribution.spans_workers(tf.distribute.get_strategy()):
             # Keras reduces multi-worker logs with a MEAN along axis 0,
             # which scalars do not have: give each a length-1 axis.
             logs = {name: value[tf.newaxis] for name, value in logs.items()}
