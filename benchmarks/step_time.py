@@ -7,13 +7,14 @@ fixed in-memory batch), the input pipeline's batches per second, and the
 machine's fp32 matmul rate for scale. A table, never a pass/fail.
 """
 
+# amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
+from amr_tf import flags as train_flags
+from amr_tf import seeds as seed_lib
+from amr_tf import training
 import tensorflow as tf
 from absl import app
 from absl import flags
 
-from amr_tf import flags as train_flags
-from amr_tf import seeds as seed_lib
-from amr_tf import training
 from benchmarks.timing import matmul_gflops as _matmul_gflops
 from benchmarks.timing import milliseconds as _milliseconds
 

@@ -11,6 +11,9 @@ batch (one device: the first GPU if there is one, else the CPU), so the
 table measures the training computation; the input pipeline's own images/s
 for the same config is printed beside it, to show an input-bound run.
 
+TensorFlow's oneDNN kernels are on (`amr_tf` sets TF_ENABLE_ONEDNN_OPTS=1
+unless it is set); run with TF_ENABLE_ONEDNN_OPTS=0 to time Eigen's.
+
 Configs: `shapes` (configs/shapes.cfg), `acai32` (the ACAI 32 px networks of
 configs/lines.cfg -- width 16, 4x4x16 = 256-d latent -- on RGB `shapes` at
 32 px, 5 D updates per G update) and `celeba64` (configs/celeba.cfg; without
@@ -28,11 +31,14 @@ import collections
 import dataclasses
 import glob
 import json
+import os
 import pathlib
 import statistics
 import tempfile
 import time
 
+# amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
+import amr_tf
 import numpy as np
 import tensorflow as tf
 from absl import app
@@ -162,7 +168,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     device = (tf.config.list_logical_devices("GPU")
               or tf.config.list_logical_devices("CPU"))[0]
-    print(f"device: {device.name} ({device.device_type}); TF {tf.__version__}")
+    print(f"device: {device.name} ({device.device_type}); TF {tf.__version__}; "
+          f"amr_tf {amr_tf.__version__}; "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ['TF_ENABLE_ONEDNN_OPTS']}")
     matmul_before = timing.matmul_gflops(best=True)
     rows, pipelines = [], {}
     for name in FLAGS.configs:

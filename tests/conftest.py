@@ -2,6 +2,10 @@
 
 import types
 
+# amr_tf before TensorFlow (and Keras, which imports it): importing amr_tf
+# turns TensorFlow's oneDNN CPU kernels on, so the tests run on the kernels
+# that training uses.
+import amr_tf  # noqa: F401  pylint: disable=unused-import
 import keras
 import pytest
 import tensorflow as tf
