@@ -237,13 +237,16 @@ def main(argv):
     acai = [r for r in rows if r["config"] == "acai32"]
     if acai:
         best = max(acai, key=lambda r: r["images"] / r["best_s"])
-        per_gflops = best["images"] / best["best_s"] / matmul
+        fastest = best["images"] / best["best_s"] / matmul
+        typical = best["images"] / best["median_s"] / matmul
         target = 1.5 * REFERENCE_IMAGES_PER_MATMUL_GFLOPS
+        verdict = ("met by the median call" if typical >= target else
+                   "met by the fastest call only" if fastest >= target else
+                   "NOT met")
         print(f"\nacai32 target: >= {target:.2f} images/s per matmul GFLOP/s "
               f"(1.5x the authors' PyTorch {REFERENCE_IMAGES_PER_MATMUL_GFLOPS:.2f}); "
-              f"best here {per_gflops:.2f} ({best['mode']}, "
-              f"{best['precision']}): {'met' if per_gflops >= target else 'NOT met'}")
-
+              f"here ({best['mode']}, {best['precision']}) {fastest:.2f} at the "
+              f"fastest call, {typical:.2f} at the median: {verdict}")
 
 if __name__ == "__main__":
     app.run(main)
