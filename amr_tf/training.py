@@ -18,6 +18,7 @@ from amr_tf import loop
 from amr_tf import mixers as mixer_lib
 from amr_tf import models
 from amr_tf import objectives
+from amr_tf import optimizers
 from amr_tf import visualize
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
@@ -132,8 +133,8 @@ def _build_model(config, info):
 
     def adam(learning_rate):
         return distribution.wrap_optimizer(
-            keras.optimizers.Adam(learning_rate, beta_1=config.beta_1,
-                                  beta_2=config.beta_2),
+            optimizers.FusedAdam(learning_rate, beta_1=config.beta_1,
+                                 beta_2=config.beta_2),
             config.mixed_precision)
 
     model.compile(
