@@ -24,7 +24,8 @@ class FusedAdam(keras.optimizers.Adam):
 
     so updates agree with Keras's to float32 rounding. It keeps Keras's
     slot variables, so checkpoints of either optimizer restore into the
-    other. Arguments are Adam's; `amsgrad` is not supported.
+    other. Arguments are Adam's; `amsgrad` and sparse (`IndexedSlices`)
+    gradients are not supported: the networks here have dense gradients.
     """
 
     def __init__(self, *args, **kwargs):

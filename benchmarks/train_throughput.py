@@ -248,5 +248,6 @@ def main(argv):
               f"here ({best['mode']}, {best['precision']}) {fastest:.2f} at the "
               f"fastest call, {typical:.2f} at the median: {verdict}")
 
+
 if __name__ == "__main__":
     app.run(main)
