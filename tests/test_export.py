@@ -12,6 +12,8 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from amr_tf import export as export_lib
 from amr_tf import mixers as mixer_lib
@@ -19,6 +21,12 @@ from amr_tf import restore
 from amr_tf import training
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
+from amr_tf.export import signatures as signatures_lib
+from amr_tf.serving import contract
+from amr_tf.serving import warmup
+from amr_tf.serving.bundle import LoadError
+from amr_tf.serving.bundle import SavedModelBundle
+from amr_tf.serving.predict import PREDICT_METHOD_NAME
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
@@ -84,6 +92,13 @@ def _keras_outputs(model, name, inputs):
     mask = np.asarray(model.class_mixer.probabilities(inputs["attributes"]))
     images = mixed(latents_a, latents_b, mask[:, None, None, :])["images"]
     return {"images": images, "mask": mask}
+
+
+def test_signature_keys_are_the_serving_contract():
+    for name, signature in contract.SIGNATURES.items():
+        assert (set(signature.inputs), set(signature.outputs)) == SIGNATURE_KEYS[name]
+    assert SIGNATURE_KEYS[contract.DEFAULT_SIGNATURE_KEY] == SIGNATURE_KEYS[
+        contract.DEFAULT_SIGNATURE]
 
 
 def test_training_exports_every_signature_with_its_keys(tiny_run):
@@ -154,6 +169,168 @@ def test_signatures_reproduce_keras_in_a_process_without_amr_tf(tiny_run, tmp_pa
             got = served[f"{name}/{key}"]
             assert got.dtype == np.float32 and got.shape == value.shape
             np.testing.assert_allclose(got, value, atol=1e-5, err_msg=f"{name}/{key}")
+
+
+def _random_inputs(signature_def, batch, rng):
+    """Valid random inputs of a `SignatureDef`: unit-interval inputs in
+    [0, 1], the others in [-1, 1]."""
+    inputs = {}
+    for key, info in signature_def.inputs.items():
+        shape = [batch, *(dim.size for dim in info.tensor_shape.dim[1:])]
+        low = 0.0 if key in contract.UNIT_INTERVAL_INPUTS else -1.0
+        inputs[key] = rng.uniform(low, 1.0, shape).astype(np.float32)
+    return inputs
+
+
+def _predict_signatures(signature_defs):
+    return sorted(name for name, signature in signature_defs.items()
+                  if signature.method_name == PREDICT_METHOD_NAME)
+
+
+def _assert_session_equals_object_graph(export_path):
+    """Every signature run through TF Serving's session path equals the
+    same signature called through `tf.saved_model.load`."""
+    bundle = SavedModelBundle(export_path)
+    loaded = tf.saved_model.load(export_path)
+    rng = np.random.default_rng(0)
+    names = _predict_signatures(bundle.signature_defs)
+    assert set(names) == set(loaded.signatures)
+    for name in names:
+        signature_def = bundle.signature_defs[name]
+        inputs = _random_inputs(signature_def, 3, rng)
+        session_outputs = bundle.run(name, inputs, list(signature_def.outputs))
+        eager_outputs = loaded.signatures[name](**inputs)
+        assert set(session_outputs) == set(eager_outputs), name
+        for key, value in session_outputs.items():
+            assert value.dtype == np.float32, (name, key)
+            np.testing.assert_allclose(value, eager_outputs[key].numpy(),
+                                       atol=1e-5, err_msg=f"{name}/{key}")
+    bundle.close()
+    return names
+
+
+def test_every_signature_runs_through_the_session_path(tiny_run):
+    names = _assert_session_equals_object_graph(tiny_run.export_path)
+    assert set(names) == set(SIGNATURE_KEYS)
+
+
+# One export per mixer, baseline objective, precision and kind of data: flags
+# over the tiny run's (the spiral's replace them).
+EXPORT_VARIANTS = {
+    "mixup": ("--mixer=mixup",),
+    "mixup_channel": ("--mixer=mixup_channel",),
+    "kway": ("--mixer=kway",),
+    "bernoulli_hard_class_mixer": ("--mixer=class_mixer", "--hard_mask"),
+    "arae": ("--objective=arae",),
+    "acai": ("--objective=acai",),
+    "mixed_float16": ("--mixer=bernoulli", "--mixed_precision=mixed_float16"),
+    "spiral": ("--dataset=spiral", "--arch=mlp", "--width=8", "--depth=1",
+               "--latent_channels=4"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(EXPORT_VARIANTS))
+def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
+                                                           tmp_path):
+    base = "" if variant == "spiral" else tiny_run.flag_text
+    flag_text = base + "\n".join(EXPORT_VARIANTS[variant]) + "\n"
+    config = restore.config_from_flag_text(flag_text)
+    info = training.validate(config)
+    model = training.build_model(config, info)
+    path = export_lib.export_saved_model(model, config, info, str(tmp_path),
+                                         version=1)
+    names = _assert_session_equals_object_graph(path)
+    expected = set(SIGNATURE_KEYS) - (set() if config.uses_class_mixer
+                                      else {"mix_attributes"})
+    assert set(names) == expected
+
+
+def test_saved_model_cli_runs_every_signature(tiny_run, tmp_path):
+    """`saved_model_cli run` (TF Serving's session path, in its own process)
+    gives every signature's outputs as the TF2 loader does."""
+    cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
+    loaded = tf.saved_model.load(tiny_run.export_path)
+    rng = np.random.default_rng(1)
+    signature_defs = SavedModelBundle(tiny_run.export_path).signature_defs
+    runs = {}
+    for name in _predict_signatures(signature_defs):
+        inputs = _random_inputs(signature_defs[name], 2, rng)
+        folder = tmp_path / name
+        folder.mkdir()
+        for key, value in inputs.items():
+            np.save(folder / f"{key}.npy", value)
+        command = [str(cli), "run", "--dir", tiny_run.export_path,
+                   "--tag_set", "serve", "--signature_def", name,
+                   "--inputs", ";".join(f"{key}={folder / key}.npy"
+                                        for key in inputs),
+                   "--outdir", str(folder / "out")]
+        runs[name] = (inputs, folder, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for name, (inputs, folder, process) in runs.items():
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (name, stderr[-2000:])
+        expected = loaded.signatures[name](**inputs)
+        assert {path.stem for path in (folder / "out").iterdir()} == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_allclose(np.load(folder / "out" / f"{key}.npy"),
+                                       value.numpy(), atol=1e-5,
+                                       err_msg=f"{name}/{key}")
+
+
+def test_warmup_file_holds_one_valid_request_per_signature(tiny_run):
+    path = os.path.join(tiny_run.export_path, "assets.extra",
+                        "tf_serving_warmup_requests")
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    logs = [prediction_log_pb2.PredictionLog.FromString(record)
+            for record in records]
+    assert all(log.WhichOneof("log_type") == "predict_log" for log in logs)
+    requests = [log.predict_log.request for log in logs]
+    assert [request.model_spec.signature_name for request in requests] == sorted(
+        SIGNATURE_KEYS)
+    for request in requests:
+        name = request.model_spec.signature_name
+        assert set(request.inputs) == SIGNATURE_KEYS[name][0]
+        for key, proto in request.inputs.items():
+            assert proto.tensor_shape.dim[0].size == 1, (name, key)
+    bundle = SavedModelBundle(tiny_run.export_path)
+    warmup.replay(bundle, requests, max_batch_size=1)  # Every record succeeds.
+    broken = predict_pb2.PredictRequest()
+    broken.CopyFrom(next(request for request in requests
+                         if request.model_spec.signature_name == "mix"))
+    broken.inputs["alpha"].CopyFrom(tf.make_tensor_proto(np.array([2.0], np.float32)))
+    with pytest.raises(LoadError, match="warm-up request for signature 'mix' "
+                       "failed: INVALID_ARGUMENT: alpha: values must lie "
+                       "between 0 and 1"):
+        warmup.replay(bundle, [broken], max_batch_size=1)
+
+
+def _save_without_restorable_variables(model, config, info, path, monkeypatch):
+    """What the export wrote before it tracked the `tf.Variable`s: a
+    SavedModel whose variables the session loader cannot restore."""
+    monkeypatch.setattr(signatures_lib, "restorable_variables", lambda *layers: [])
+    module = signatures_lib.ServingModule(
+        model, info.input_shape, config.arch.latent_shape(info.input_shape))
+    tf.saved_model.save(module, path, signatures=module.signatures())
+
+
+def test_an_export_the_session_loader_cannot_restore_is_refused(tiny_run,
+                                                                 tmp_path,
+                                                                 monkeypatch):
+    broken = str(tmp_path / "broken")
+    _save_without_restorable_variables(tiny_run.model, tiny_run.config,
+                                       tiny_run.info, broken, monkeypatch)
+    inputs = _requests()["reconstruct"]
+    # Python's object-graph loader runs it: the bug it hid.
+    tf.saved_model.load(broken).signatures["reconstruct"](**inputs)
+    with pytest.raises(LoadError, match="the session restore leaves .* "
+                       "variable\\(s\\) that signatures read uninitialised"):
+        SavedModelBundle(broken)
+    # And the export refuses to write one: no version folder appears.
+    with pytest.raises(LoadError, match="uninitialised"):
+        export_lib.export_saved_model(tiny_run.model, tiny_run.config,
+                                      tiny_run.info, str(tmp_path / "base"),
+                                      version=1)
+    assert os.listdir(tmp_path / "base") == []
 
 
 def test_alpha_one_decodes_a_and_alpha_zero_decodes_b(tiny_run):

@@ -1,6 +1,8 @@
-"""gRPC serving over loopback: the server, the client, and their errors."""
+"""gRPC serving over loopback: the server, the client, their errors, and
+TF Serving's version policy and model status."""
 
 import concurrent.futures
+import json
 import os
 import pathlib
 import shutil
@@ -14,11 +16,18 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 
 from amr_tf.errors import UsageError
 from amr_tf.serving import client as client_lib
+from amr_tf.serving import repository as repository_lib
 from amr_tf.serving import server as server_lib
+from amr_tf.serving import warmup
+from benchmarks.serving_load import mix_concurrently
+from benchmarks.serving_load import rss_bytes
+from benchmarks.serving_load import spawn
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
@@ -220,23 +229,170 @@ def test_eight_concurrent_clients_all_succeed(served):
         assert mixes[0].shape == (2, *IMAGE_SHAPE)
 
 
-def test_new_version_is_served_and_a_broken_one_is_not(tiny_run, tmp_path):
+State = get_model_status_pb2.ModelVersionStatus.State
+
+
+def _states(server, model="amr"):
+    """Version -> (state name, error message) from gRPC GetModelStatus."""
+    channel = grpc.insecure_channel(server.address)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = model
+    response = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
+        request, timeout=30)
+    channel.close()
+    return {status.version: (State.Name(status.state),
+                             status.status.error_message)
+            for status in response.model_version_status}
+
+
+def _served_version(client, version=None):
+    request = _mix_request()
+    if version is not None:
+        request.model_spec.version.value = version
+    return client.stub.Predict(request, timeout=30).model_spec.version.value
+
+
+def test_a_new_version_replaces_the_old_and_a_broken_one_does_not(tiny_run,
+                                                                  tmp_path):
     base = tmp_path / "amr"
     shutil.copytree(tiny_run.export_path, base / "2")
     with server_lib.ModelServer({"amr": str(base)}, port=0,
                                 poll_seconds=0) as server:
         client = client_lib.ServingClient(server.address, "amr")
-        request = _mix_request()
-        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        assert _served_version(client) == 2
+        assert _states(server) == {2: ("AVAILABLE", "")}
         (base / "5").mkdir()  # A broken version: no SavedModel inside.
         (base / "5" / "saved_model.pb").write_bytes(b"not a protobuf")
         assert server.repository.poll() == []
-        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        assert _served_version(client) == 2
+        state, error = _states(server)[5]
+        assert state == "END" and error.startswith(f"cannot load {base / '5'}")
         shutil.copytree(tiny_run.export_path, base / "7")
         assert server.repository.poll() == [("amr", 7)]
-        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 7
-        request.model_spec.version.value = 2  # Older versions stay reachable.
-        assert client.stub.Predict(request, timeout=30).model_spec.version.value == 2
+        assert _served_version(client) == 7
+        assert _states(server)[7] == ("AVAILABLE", "")
+        assert _states(server)[2] == ("END", "")  # Superseded: unloaded.
+        with pytest.raises(grpc.RpcError) as raised:
+            _served_version(client, version=2)
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        assert raised.value.details() == (
+            "Servable not found for request: Specific(amr, 2)")
+        client.close()
+
+
+def test_deleting_versions_falls_back_then_ends(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    for version in (2, 3):
+        shutil.copytree(tiny_run.export_path, base / str(version))
+    with server_lib.ModelServer({"amr": str(base)}, port=0,
+                                poll_seconds=0) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        assert _states(server) == {3: ("AVAILABLE", "")}
+        shutil.rmtree(base / "3")
+        assert server.repository.poll() == [("amr", 2)]  # Falls back to 2.
+        assert _served_version(client) == 2
+        assert _states(server) == {3: ("END", ""), 2: ("AVAILABLE", "")}
+        shutil.rmtree(base / "2")
+        assert server.repository.poll() == []
+        assert _states(server) == {3: ("END", ""), 2: ("END", "")}
+        with pytest.raises(grpc.RpcError) as raised:
+            _served_version(client)
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        assert raised.value.details() == "Servable not found for request: Latest(amr)"
+        client.close()
+
+
+def test_model_status_of_unknown_models_and_versions(served):
+    _, server, _ = served
+    channel = grpc.insecure_channel(server.address)
+    stub = model_service_pb2_grpc.ModelServiceStub(channel)
+    for name, version, message in (
+            ("nope", None, "Could not find any versions of model nope"),
+            ("amr", 9, "Could not find version 9 of model amr")):
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = name
+        if version is not None:
+            request.model_spec.version.value = version
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.GetModelStatus(request, timeout=30)
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        assert raised.value.details() == message
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "amr"
+    request.model_spec.version.value = 2
+    [status] = stub.GetModelStatus(request, timeout=30).model_version_status
+    assert (status.version, State.Name(status.state)) == (2, "AVAILABLE")
+    channel.close()
+
+
+@pytest.mark.parametrize("policy, served", [
+    ("latest { num_versions: 2 }", [2, 3]),
+    ("all {}", [1, 2, 3]),
+    ("specific { versions: 1 versions: 3 }", [1, 3]),
+])
+def test_version_policies_of_a_models_config(policy, served, tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    for version in (1, 2, 3):
+        shutil.copytree(tiny_run.export_path, base / str(version))
+    config = tmp_path / "models.config"
+    config.write_text(f"""model_config_list {{ config {{
+        name: "amr" base_path: "{base}" model_platform: "tensorflow"
+        model_version_policy {{ {policy} }} }} }}""")
+    sources = repository_lib.sources_from_config_file(str(config))
+    with server_lib.ModelServer(sources, port=0, poll_seconds=0) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        assert sorted(_states(server)) == served
+        assert _served_version(client) == served[-1]
+        for version in served:
+            assert _served_version(client, version) == version
+        client.close()
+
+
+def _copy_with_warmup(tiny_run, path, requests):
+    shutil.copytree(tiny_run.export_path, path)
+    warmup.write_warmup_file(str(path), requests)
+
+
+def test_a_version_whose_warmup_fails_is_never_served(tiny_run, tmp_path):
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "2")
+    bad = _mix_request(alpha=np.array([0.5, 3.0], np.float32))
+    with server_lib.ModelServer({"amr": str(base)}, port=0,
+                                poll_seconds=0) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        _copy_with_warmup(tiny_run, base / "4", [bad])
+        assert server.repository.poll() == []
+        assert _served_version(client) == 2
+        state, error = _states(server)[4]
+        assert state == "END"
+        assert error == ("warm-up request for signature 'mix' failed: "
+                         "INVALID_ARGUMENT: alpha: values must lie between 0 and 1")
+        client.close()
+    # As in TF Serving, only the newest version is aspired at start-up: a
+    # broken one leaves the model without a version.
+    with pytest.raises(ValueError, match="no loadable version for model"):
+        server_lib.ModelServer({"amr": str(base)}, port=0)
+
+
+def test_an_export_the_session_loader_cannot_restore_is_never_served(
+        tiny_run, tmp_path, monkeypatch):
+    """The export bug TF Serving hit (variables reached only through Keras
+    layers): refused at load, the good version keeps serving."""
+    from amr_tf.export import signatures as signatures_lib
+    base = tmp_path / "amr"
+    shutil.copytree(tiny_run.export_path, base / "2")
+    monkeypatch.setattr(signatures_lib, "restorable_variables",
+                        lambda *layers: [])
+    module = signatures_lib.ServingModule(tiny_run.model, IMAGE_SHAPE, (4, 4, 4))
+    with server_lib.ModelServer({"amr": str(base)}, port=0,
+                                poll_seconds=0) as server:
+        client = client_lib.ServingClient(server.address, "amr")
+        tf.saved_model.save(module, str(base / "3"),
+                            signatures=module.signatures())
+        assert server.repository.poll() == []
+        assert _served_version(client) == 2
+        state, error = _states(server)[3]
+        assert state == "END" and "that signatures read uninitialised" in error
         client.close()
 
 
@@ -260,8 +416,10 @@ def test_the_poller_serves_a_new_version_without_a_restart(tiny_run, tmp_path):
 
 
 def test_repo_models_config_parses_to_the_export_base():
-    paths = server_lib.base_paths_from_config_file(str(ROOT / "export" / "models.config"))
-    assert paths == {"amr": "/models/amr"}
+    [source] = repository_lib.sources_from_config_file(
+        str(ROOT / "export" / "models.config"))
+    assert (source.name, source.base_path) == ("amr", "/models/amr")
+    assert source.version_policy.WhichOneof("policy_choice") is None  # Latest 1.
 
 
 def test_load_image_crops_resizes_and_scales(tmp_path):
@@ -323,7 +481,7 @@ def test_client_cli_writes_a_mix_and_an_interpolation_strip(served, tmp_path):
 def test_server_cli_serves_until_stopped(tiny_run, tmp_path):
     base = tmp_path / "amr"
     shutil.copytree(tiny_run.export_path, base / "3")
-    process, address = server_lib.spawn(base)
+    process, address, _ = spawn(base)
     try:
         assert address.startswith("127.0.0.1:")
         client = client_lib.ServingClient(address, "amr")
@@ -351,17 +509,17 @@ def test_sixteen_clients_load(tiny_run, tmp_path):
     shutil.copytree(tiny_run.export_path, base / "1")
     images_a, images_b = _pair()
     alphas = np.linspace(0.0, 1.0, LOAD_CLIENTS)
-    process, address = server_lib.spawn(base)
+    process, address, _ = spawn(base)
     try:
         client = client_lib.ServingClient(address, "amr")
         expected = [client.mix(images_a, images_b, alpha) for alpha in alphas]
         client.close()
-        client_lib.mix_concurrently(address, images_a, images_b, alphas,
+        mix_concurrently(address, images_a, images_b, alphas,
                                     LOAD_REQUESTS // LOAD_CLIENTS)
-        warm_rss = server_lib.rss_bytes(process.pid)
-        results = client_lib.mix_concurrently(address, images_a, images_b,
+        warm_rss = rss_bytes(process.pid)
+        results = mix_concurrently(address, images_a, images_b,
                                               alphas, LOAD_REQUESTS)
-        growth = server_lib.rss_bytes(process.pid) - warm_rss
+        growth = rss_bytes(process.pid) - warm_rss
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -382,3 +540,22 @@ def test_server_cli_refuses_a_base_path_without_versions(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: no loadable version for model(s) amr under {tmp_path}")
+
+
+def test_the_readme_rest_request_holds_the_example_images():
+    """docs/examples/mix_request.json (the README's curl example) is the
+    two example images as the client loads them for the demo model."""
+    from amr_tf import restore
+    from amr_tf import training
+    config = restore.config_from_flag_text(
+        (ROOT / "configs" / "shapes.cfg").read_text())
+    shape = training.validate(config).input_shape
+    body = json.loads((ROOT / "docs" / "examples" / "mix_request.json").read_text())
+    assert body["signature_name"] == "mix"
+    [instance] = body["instances"]
+    assert instance["alpha"] == 0.5
+    for key, name in (("images_a", "round_warm_large"),
+                      ("images_b", "square_cool_small")):
+        image = client_lib.load_image(
+            str(ROOT / "docs" / "examples" / f"{name}.png"), shape)
+        np.testing.assert_array_equal(np.array(instance[key], np.float32), image)

@@ -3,10 +3,8 @@
 from amr_tf.export.saved_model import METADATA_ASSET
 from amr_tf.export.saved_model import export_saved_model
 from amr_tf.export.saved_model import read_metadata
-from amr_tf.export.signatures import DEFAULT_SIGNATURE
 from amr_tf.export.signatures import ServingModule
 
 __all__ = [
-    "DEFAULT_SIGNATURE", "METADATA_ASSET", "ServingModule",
-    "export_saved_model", "read_metadata",
+    "METADATA_ASSET", "ServingModule", "export_saved_model", "read_metadata",
 ]

@@ -3,11 +3,13 @@
     <export_base>/<version>/saved_model.pb
                            /variables/
                            /assets/amr_metadata.json
+                           /assets.extra/tf_serving_warmup_requests
 
 The folder appears atomically: the SavedModel is written into a hidden
-staging folder beside it, loaded back to check it, then renamed into place.
-TF Serving loads only folders with integer names, so a crash at any point
-leaves nothing it would try to serve.
+staging folder beside it, loaded back the way TF Serving loads it (session
+restore, then every warm-up request, one per signature), then renamed into
+place. TF Serving loads only folders with integer names, so a crash or a
+failed check at any point leaves nothing it would try to serve.
 """
 
 import json
@@ -21,6 +23,9 @@ from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
 from amr_tf.errors import write_failure_reason
 from amr_tf.export.signatures import ServingModule
+from amr_tf.serving import warmup
+from amr_tf.serving.bundle import read_signature_defs
+from amr_tf.serving.repository import load_version
 
 METADATA_ASSET = "amr_metadata.json"
 METADATA_FORMAT = "amr_tf.export/1"
@@ -90,7 +95,8 @@ def export_saved_model(model, config, info, export_base, version=None,
             module.metadata = tf.saved_model.Asset(metadata_file)
             tf.saved_model.save(module, staging_path,
                                 signatures=module.signatures())
-        _check_loadable(staging_path, metadata["signatures"])
+        _write_warmup_file(staging_path)
+        load_version(staging_path, max_batch_size=1).close()
         tf.io.gfile.rename(staging_path, final_path)
     except (OSError, tf.errors.OpError) as error:
         _remove(staging_path)
@@ -104,12 +110,10 @@ def export_saved_model(model, config, info, export_base, version=None,
     return final_path
 
 
-def _check_loadable(path, signature_names):
-    """Loads the SavedModel at `path`; raises if a signature is missing."""
-    loaded = tf.saved_model.load(path)
-    missing = set(signature_names) - set(loaded.signatures)
-    if missing:
-        raise RuntimeError(f"export lost signatures {sorted(missing)}")
+def _write_warmup_file(path):
+    """Writes one warm-up request per signature of the SavedModel at `path`."""
+    warmup.write_warmup_file(
+        path, warmup.warmup_requests(read_signature_defs(path)))
 
 
 def _remove(path):

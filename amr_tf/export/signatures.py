@@ -1,38 +1,48 @@
 """The serving signatures of a trained model, as a `tf.Module`.
 
+The signature names and their input and output keys are the serving
+contract, `amr_tf.serving.contract` (a table there, and in the README).
 Images are float32 NHWC in [-1, 1] (for point data such as the spiral,
 "images" are (N, D) points); latents are float32 with the encoder's latent
 shape; the batch dimension N is dynamic. Every output is float32, also when
 the model trained in mixed precision.
 
-| signature       | inputs                                             | outputs             |
-| --------------- | -------------------------------------------------- | ------------------- |
-| `encode`        | `images`                                           | `latents`           |
-| `decode`        | `latents`                                          | `images`            |
-| `reconstruct`   | `images`                                           | `images`            |
-| `mix`           | `images_a`, `images_b`, `alpha` (N,)               | `images`, `latents` |
-| `mix_latents`   | `latents_a`, `latents_b`, `alpha` (N,)             | `images`, `latents` |
-| `mix_bernoulli` | `images_a`, `images_b`, `mask` (N, C)              | `images`            |
-| `mix_attributes`| `images_a`, `images_b`, `attributes` (N, k)        | `images`, `mask`    |
-
 `alpha` is the weight of `a`: 1 decodes a, 0 decodes b, through the model's
 own mixer at a fixed coefficient (`Mixer.fixed_mask`). `mask` (N, C) weights
 the C latent channels of `a`. `mix_attributes` exists for models trained with
 the class mixer: its mask comes from target attributes in [0, 1]^k.
-`serving_default` is `mix`.
 
 Each signature checks its request in the graph, so TF Serving itself answers
 a bad one with INVALID_ARGUMENT naming the input: inputs of one request share
 their batch size, values are finite, and `alpha`, `mask` and `attributes` lie
 in [0, 1].
+
+TF Serving restores variables through the SavedModel's session saver, which
+finds a Keras 3 variable only through the `tf.Variable` it wraps: the module
+tracks those (`restorable_variables`), or every request would fail there
+with FAILED_PRECONDITION "Could not find variable" (tensorflow/tensorflow
+#72963) while `tf.saved_model.load` in Python still works.
 """
 
+import keras
 import tensorflow as tf
 
 from amr_tf import inference
 from amr_tf import mixers as mixer_lib
+from amr_tf.serving import contract
 
-DEFAULT_SIGNATURE = "mix"
+
+def restorable_variables(*layers):
+    """The `tf.Variable`s behind the Keras variables of `layers` (None
+    skipped), each once, in order."""
+    variables = {}
+    for layer in layers:
+        for variable in (layer.variables if layer is not None else ()):
+            value = variable.value if isinstance(variable, keras.Variable) else variable
+            if not isinstance(value, tf.Variable):
+                raise TypeError(f"{variable.path} is not backed by a tf.Variable")
+            variables.setdefault(id(value), value)
+    return list(variables.values())
 
 
 class ServingModule(tf.Module):
@@ -50,35 +60,33 @@ class ServingModule(tf.Module):
         self.decoder = model.decoder
         self.mixer = inference.interpolation_mixer(model)
         self.class_mixer = getattr(model, "class_mixer", None)
+        self.restorable_variables = restorable_variables(
+            self.encoder, self.decoder, self.mixer, self.class_mixer)
         images = tf.TensorSpec([None, *input_shape], tf.float32)
         latents = tf.TensorSpec([None, *latent_shape], tf.float32)
-        per_example = tf.TensorSpec([None], tf.float32)
-        per_channel = tf.TensorSpec([None, latent_shape[-1]], tf.float32)
-        self.encode = tf.function(self._encode, input_signature=[images])
-        self.decode = tf.function(self._decode, input_signature=[latents])
-        self.reconstruct = tf.function(self._reconstruct, input_signature=[images])
-        self.mix = tf.function(self._mix,
-                               input_signature=[images, images, per_example])
-        self.mix_latents = tf.function(
-            self._mix_latents, input_signature=[latents, latents, per_example])
-        self.mix_bernoulli = tf.function(
-            self._mix_bernoulli, input_signature=[images, images, per_channel])
+        specs = {"images": images, "images_a": images, "images_b": images,
+                 "latents": latents, "latents_a": latents, "latents_b": latents,
+                 "alpha": tf.TensorSpec([None], tf.float32),
+                 "mask": tf.TensorSpec([None, latent_shape[-1]], tf.float32)}
         if self.class_mixer is not None:
             num_attributes = self.class_mixer.hidden1.kernel.shape[0]
-            attributes = tf.TensorSpec([None, num_attributes], tf.float32)
-            self.mix_attributes = tf.function(
-                self._mix_attributes,
-                input_signature=[images, images, attributes])
-
+            specs["attributes"] = tf.TensorSpec([None, num_attributes], tf.float32)
+        self.signature_names = tuple(
+            name for name in contract.SIGNATURES
+            if self.class_mixer is not None
+            or name not in contract.CLASS_MIXER_SIGNATURES)
+        for name in self.signature_names:
+            input_signature = [
+                tf.TensorSpec(specs[key].shape, specs[key].dtype, name=key)
+                for key in contract.SIGNATURES[name].inputs]
+            setattr(self, name, tf.function(getattr(self, f"_{name}"),
+                                            input_signature=input_signature))
 
     def signatures(self):
         """Signature name -> `tf.function`, for `tf.saved_model.save`."""
-        names = ["encode", "decode", "reconstruct", "mix", "mix_latents",
-                 "mix_bernoulli"]
-        if self.class_mixer is not None:
-            names.append("mix_attributes")
-        functions = {name: getattr(self, name) for name in names}
-        functions["serving_default"] = functions[DEFAULT_SIGNATURE]
+        functions = {name: getattr(self, name) for name in self.signature_names}
+        functions[contract.DEFAULT_SIGNATURE_KEY] = functions[
+            contract.DEFAULT_SIGNATURE]
         return functions
 
     # Plain tensors (not dicts) inside, named outputs at the signature.
@@ -129,9 +137,6 @@ class ServingModule(tf.Module):
         return {"images": self._images(latents), "mask": flat_mask}
 
 
-UNIT_INTERVAL_INPUTS = ("alpha", "mask", "attributes")
-
-
 def check_request(**inputs):
     """Graph-side checks of one request's named float32 inputs.
 
@@ -149,7 +154,7 @@ def check_request(**inputs):
         tf.debugging.assert_equal(
             tf.reduce_all(tf.math.is_finite(tensor)), True,
             message=f"{name}: values must be finite, not NaN or Inf")
-        if name in UNIT_INTERVAL_INPUTS:
+        if name in contract.UNIT_INTERVAL_INPUTS:
             tf.debugging.assert_equal(
                 tf.reduce_all((tensor >= 0.0) & (tensor <= 1.0)), True,
                 message=f"{name}: values must lie between 0 and 1")

@@ -4,19 +4,24 @@
         --image_a=a.png --image_b=b.png --alpha=0.5 --output=mix.png
 
 loads both images, crops them to the model's aspect ratio, resizes and
-scales them to [-1, 1], calls the `mix` signature over gRPC and writes the
-decoded image. `--interpolate=8` writes a strip of 8 mixes from a to b
-instead. The Python API is `ServingClient`.
+scales them to [-1, 1], calls the `mix` signature and writes the decoded
+image. `--interpolate=8` writes a strip of 8 mixes from a to b instead.
+`--transport=rest` calls TF Serving's REST API (`--server` is then the
+REST host:port, by default localhost:8501) instead of gRPC. The Python API
+is `ServingClient` (gRPC) and `RestClient` (REST), with the same methods.
 """
 
-import concurrent.futures
-import time
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import grpc
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
+from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
@@ -26,11 +31,54 @@ from amr_tf.cli import fail
 from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
 from amr_tf.errors import UsageError
+from amr_tf.serving import contract
+from amr_tf.serving.service import SIGNATURE_DEF_FIELD
 
-MIX_SIGNATURE = "mix"
+
+class ServingError(Exception):
+    """A request the REST API refused: its HTTP status and TF Serving's
+    message (the `"error"` of the answer)."""
+
+    def __init__(self, status, message):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
 
 
-class ServingClient:
+class BaseClient:
+    """The `mix` helpers both clients share, over their `signature_defs()`
+    and `predict(signature, inputs)`."""
+
+    def input_shape(self, signature=contract.MIX,
+                    key=contract.SIGNATURES[contract.MIX].inputs[0]):
+        """Shape of one example of `key` (no batch axis), e.g. (H, W, C)."""
+        info = self.signature_defs()[signature].inputs[key]
+        return tuple(dim.size for dim in info.tensor_shape.dim[1:])
+
+    def mix(self, images_a, images_b, alpha):
+        """Decoded mixes (N, H, W, C) in [-1, 1] of two image batches.
+
+        Args:
+            images_a, images_b: (N, H, W, C) float32 in [-1, 1].
+            alpha: the weight of a, a scalar or (N,) in [0, 1].
+        """
+        images_a = np.asarray(images_a, np.float32)
+        alpha = np.broadcast_to(np.asarray(alpha, np.float32), images_a.shape[:1])
+        signature = contract.SIGNATURES[contract.MIX]
+        outputs = self.predict(contract.MIX, dict(zip(signature.inputs, (
+            images_a, np.asarray(images_b, np.float32),
+            np.ascontiguousarray(alpha)))))
+        return outputs[signature.outputs[0]]
+
+    def interpolate(self, image_a, image_b, steps):
+        """`steps` decoded mixes (steps, H, W, C) from a (alpha 1) to b (0),
+        in one request."""
+        alphas = np.linspace(1.0, 0.0, steps, dtype=np.float32)
+        return self.mix(np.repeat(image_a[None], steps, axis=0),
+                        np.repeat(image_b[None], steps, axis=0), alphas)
+
+
+class ServingClient(BaseClient):
     """Calls a model's signatures through `PredictionService` over gRPC.
 
     Args:
@@ -60,16 +108,11 @@ class ServingClient:
         """Signature name -> `SignatureDef` of the served version."""
         request = get_model_metadata_pb2.GetModelMetadataRequest()
         self._model_spec(request.model_spec)
-        request.metadata_field.append("signature_def")
+        request.metadata_field.append(SIGNATURE_DEF_FIELD)
         response = self.stub.GetModelMetadata(request, timeout=self.timeout)
         signature_map = get_model_metadata_pb2.SignatureDefMap()
-        response.metadata["signature_def"].Unpack(signature_map)
+        response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
         return dict(signature_map.signature_def)
-
-    def input_shape(self, signature=MIX_SIGNATURE, key="images_a"):
-        """Shape of one example of `key` (no batch axis), e.g. (H, W, C)."""
-        info = self.signature_defs()[signature].inputs[key]
-        return tuple(dim.size for dim in info.tensor_shape.dim[1:])
 
     def predict(self, signature, inputs):
         """Calls `signature` on NumPy `inputs`; returns NumPy outputs by key.
@@ -85,60 +128,84 @@ class ServingClient:
         return {key: tf.make_ndarray(proto)
                 for key, proto in response.outputs.items()}
 
-    def mix(self, images_a, images_b, alpha):
-        """Decoded mixes (N, H, W, C) in [-1, 1] of two image batches.
-
-        Args:
-            images_a, images_b: (N, H, W, C) float32 in [-1, 1].
-            alpha: the weight of a, a scalar or (N,) in [0, 1].
-        """
-        images_a = np.asarray(images_a, np.float32)
-        alpha = np.broadcast_to(np.asarray(alpha, np.float32), images_a.shape[:1])
-        outputs = self.predict(MIX_SIGNATURE, {
-            "images_a": images_a,
-            "images_b": np.asarray(images_b, np.float32),
-            "alpha": np.ascontiguousarray(alpha),
-        })
-        return outputs["images"]
-
-    def interpolate(self, image_a, image_b, steps):
-        """`steps` decoded mixes (steps, H, W, C) from a (alpha 1) to b (0),
-        in one request."""
-        alphas = np.linspace(1.0, 0.0, steps, dtype=np.float32)
-        return self.mix(np.repeat(image_a[None], steps, axis=0),
-                        np.repeat(image_b[None], steps, axis=0), alphas)
-
     def close(self):
         self.channel.close()
 
 
-def mix_concurrently(server, images_a, images_b, alphas, requests,
-                     model_name="amr"):
-    """Load: one client per alpha, all at once, each on its own channel.
+class RestClient(BaseClient):
+    """Calls a model's signatures through TF Serving's REST API (JSON).
 
-    Client i sends `requests` sequential `mix(images_a, images_b, alphas[i])`
-    calls, each with the client's deadline.
-
-    Returns:
-        Per client, a list per request of `(seconds, images or grpc.RpcError)`.
+    Args:
+        server: "host:port" of the REST API (TF Serving's --rest_api_port).
+        model_name: the served model's name.
+        version: a model version; None asks for the newest.
+        timeout: seconds per call.
     """
-    def session(alpha):
-        client = ServingClient(server, model_name)
-        results = []
-        try:
-            for _ in range(requests):
-                start = time.perf_counter()
-                try:
-                    answer = client.mix(images_a, images_b, alpha)
-                except grpc.RpcError as error:
-                    answer = error
-                results.append((time.perf_counter() - start, answer))
-        finally:
-            client.close()
-        return results
 
-    with concurrent.futures.ThreadPoolExecutor(len(alphas)) as pool:
-        return list(pool.map(session, alphas))
+    def __init__(self, server="localhost:8501", model_name="amr", version=None,
+                 timeout=30.0):
+        self.url = (f"http://{server}/v1/models/"
+                    f"{urllib.parse.quote(model_name, safe='')}")
+        if version is not None:
+            self.url += f"/versions/{version}"
+        self.timeout = timeout
+        self._signatures = None  # For the output keys and dtypes of answers.
+
+    def _call(self, url, document=None):
+        """GETs `url`, or POSTs `document` as JSON to it; returns the JSON
+        answer.
+
+        Raises:
+            ServingError: the server refused the request.
+        """
+        data = None if document is None else json.dumps(document).encode()
+        request = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return json.load(answer)
+        except urllib.error.HTTPError as error:
+            raise ServingError(error.code, _error_message(error)) from None
+
+    def signature_defs(self):
+        """Signature name -> `SignatureDef` of the served version."""
+        metadata = self._call(self.url + "/metadata")["metadata"]
+        signature_map = json_format.ParseDict(
+            metadata[SIGNATURE_DEF_FIELD], get_model_metadata_pb2.SignatureDefMap())
+        return dict(signature_map.signature_def)
+
+    def predict(self, signature, inputs):
+        """Calls `signature` on NumPy `inputs` (sent in the columnar format);
+        returns NumPy outputs by key, of the signature's dtypes.
+
+        Raises:
+            ServingError: the server's HTTP status and message.
+        """
+        answer = self._call(self.url + ":predict", {
+            "signature_name": signature,
+            "inputs": {key: np.asarray(value).tolist()
+                       for key, value in inputs.items()}})
+        if self._signatures is None or signature not in self._signatures:
+            self._signatures = self.signature_defs()
+        infos = self._signatures[signature].outputs
+        outputs = answer["outputs"]
+        if len(infos) == 1:  # A single output comes without its key.
+            outputs = {next(iter(infos)): outputs}
+        return {key: np.asarray(value, tf.dtypes.as_dtype(infos[key].dtype)
+                                .as_numpy_dtype)
+                for key, value in outputs.items()}
+
+    def close(self):
+        """Nothing to release: each call has its own connection."""
+
+
+def _error_message(error):
+    """TF Serving's message in the body of an `HTTPError`, else the body."""
+    body = error.read().decode(errors="replace")
+    try:
+        return json.loads(body)["error"]
+    except (ValueError, KeyError, TypeError):
+        return body.strip() or error.reason
 
 
 def load_image(path, shape):
@@ -177,8 +244,16 @@ def save_images(path, images):
     tf.io.write_file(path, tf.io.encode_png(grid))
 
 
+CLIENTS = {"grpc": ServingClient, "rest": RestClient}
+DEFAULT_SERVERS = {"grpc": "localhost:8500", "rest": "localhost:8501"}
+
+
 def _define_flags():
-    flags.DEFINE_string("server", "localhost:8500", "host:port of the model server.")
+    flags.DEFINE_enum("transport", "grpc", list(CLIENTS),
+                      "gRPC (TF Serving's --port) or REST (its --rest_api_port).")
+    flags.DEFINE_string("server", None,
+                        "host:port of the model server; default "
+                        "localhost:8500 (grpc) or localhost:8501 (rest).")
     flags.DEFINE_string("model_name", "amr", "Served model name.")
     flags.DEFINE_integer("model_version", None, "Model version; default the newest.")
     flags.DEFINE_string("image_a", None, "First image file (alpha = 1).")
@@ -200,8 +275,9 @@ def main(argv):
         fail(f"--alpha must lie in [0, 1], got {values.alpha}")
     if values.interpolate < 0 or values.interpolate == 1:
         fail(f"--interpolate must be 0 (off) or >= 2, got {values.interpolate}")
-    client = ServingClient(values.server, values.model_name,
-                           values.model_version, values.timeout)
+    server = values.server or DEFAULT_SERVERS[values.transport]
+    client = CLIENTS[values.transport](server, values.model_name,
+                                       values.model_version, values.timeout)
     try:
         shape = client.input_shape()
         image_a = load_image(values.image_a, shape)
@@ -213,7 +289,13 @@ def main(argv):
     except UsageError as error:
         fail(error)
     except grpc.RpcError as error:
-        fail(f"{values.server} answered {error.code().name}: {error.details()}",
+        fail(f"{server} answered {error.code().name}: {error.details()}",
+             exit_code=1)
+    except ServingError as error:
+        fail(f"{server} answered HTTP {error.status}: {error.message}",
+             exit_code=1)
+    except OSError as error:  # REST: refused connection, timeout.
+        fail(f"cannot reach {server}: {getattr(error, 'reason', error)}",
              exit_code=1)
     finally:
         client.close()

@@ -1,9 +1,24 @@
-"""Exported models on disk, loaded and kept current like TF Serving does.
+"""Exported models on disk, loaded and kept current as TF Serving does.
 
-A model is a base path holding integer version folders (SavedModels). The
-newest loadable version is served by default; older ones load on request.
-`poll()` picks up a new version folder without a restart; a version that
-fails to load is reported and never replaces the one being served.
+A model is a base path holding integer version folders (SavedModels). Its
+version policy (TF Serving's `model_version_policy`; default: the latest
+one version) names the versions that should be served: the *aspired*
+versions. `poll()` compares them with what is loaded and acts as TF
+Serving's default `AvailabilityPreservingPolicy`:
+
+- a loaded version that is no longer aspired (superseded, or deleted from
+  disk) is unloaded once an aspired version is available, or at once when
+  no version is aspired at all (every folder deleted);
+- otherwise the highest aspired version not yet tried is loaded: through the
+  session path (`SavedModelBundle`), then its warm-up requests are replayed;
+  only then is it served.
+
+So a broken new version never replaces the one being served: it ends with
+its error in the model status, and the old version stays. As in TF Serving,
+a failed version is not retried while it stays aspired; it is forgotten when
+it stops being aspired (a folder written again under a new number loads).
+States are TF Serving's `ModelVersionStatus` states (LOADING, AVAILABLE,
+UNLOADING, END), reported by `status()`.
 """
 
 import dataclasses
@@ -12,25 +27,63 @@ import threading
 
 import tensorflow as tf
 from absl import logging
-from tensorflow.core.protobuf import saved_model_pb2
+from google.protobuf import text_format
+from tensorflow.core.protobuf import error_codes_pb2
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.config import file_system_storage_path_source_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from amr_tf.serving import warmup
+from amr_tf.serving.bundle import LoadError
+from amr_tf.serving.bundle import SavedModelBundle
+
+State = get_model_status_pb2.ModelVersionStatus.State
+VersionPolicy = (file_system_storage_path_source_pb2
+                 .FileSystemStoragePathSourceConfig.ServableVersionPolicy)
 
 
 @dataclasses.dataclass(frozen=True)
 class Servable:
-    """One loaded version of a model.
+    """One loaded, warmed-up version of a model.
 
     Attributes:
         name: model name clients ask for.
         version: integer version (the folder name).
-        signatures: signature name -> concrete function.
-        signature_defs: signature name -> `SignatureDef` proto, as the
-            SavedModel stores them (what GetModelMetadata returns).
+        bundle: its `SavedModelBundle`; `bundle.signature_defs` are what
+            GetModelMetadata returns.
     """
 
     name: str
     version: int
-    signatures: dict
-    signature_defs: dict
+    bundle: SavedModelBundle
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """A model to serve: its name, base path and version policy."""
+
+    name: str
+    base_path: str
+    version_policy: VersionPolicy = dataclasses.field(
+        default_factory=VersionPolicy)
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionStatus:
+    """The state of one version, and the error it ended with (or "")."""
+
+    version: int
+    state: int
+    error: str = ""
+
+    def to_proto(self):
+        """As a `ModelVersionStatus` (error code UNKNOWN when it failed)."""
+        proto = get_model_status_pb2.ModelVersionStatus(
+            version=self.version, state=self.state)
+        proto.status.error_code = (error_codes_pb2.UNKNOWN if self.error
+                                   else error_codes_pb2.OK)
+        proto.status.error_message = self.error
+        return proto
 
 
 def list_versions(base_path):
@@ -41,103 +94,178 @@ def list_versions(base_path):
     return sorted(int(name) for name in names if name.isdigit())
 
 
-def load_servable(name, base_path, version):
-    """Loads `<base_path>/<version>` as a `Servable`."""
-    path = os.path.join(base_path, str(version))
-    proto = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(os.path.join(path, "saved_model.pb"), "rb") as stream:
-        proto.ParseFromString(stream.read())
-    serve_graphs = [graph for graph in proto.meta_graphs
-                    if "serve" in graph.meta_info_def.tags]
-    if not serve_graphs:
-        raise ValueError(f"{path} has no 'serve' meta graph")
-    loaded = tf.saved_model.load(path, tags=["serve"])
-    return Servable(name, version, dict(loaded.signatures),
-                    dict(serve_graphs[0].signature_def))
+def aspired_versions(policy, on_disk):
+    """The versions `policy` serves out of the sorted versions `on_disk`."""
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return set(on_disk)
+    if choice == "specific":
+        return set(policy.specific.versions) & set(on_disk)
+    num_versions = policy.latest.num_versions or 1
+    return set(on_disk[-num_versions:])
+
+
+def load_version(path, max_batch_size):
+    """Loads the version folder `path` as TF Serving does, warm-up included.
+
+    Returns:
+        Its `SavedModelBundle`.
+
+    Raises:
+        LoadError: it cannot be loaded, or a warm-up request failed.
+    """
+    bundle = SavedModelBundle(path)
+    try:
+        warmup.replay(bundle, warmup.read_warmup_file(path), max_batch_size)
+    except LoadError:
+        bundle.close()
+        raise
+    return bundle
+
+
+def sources_from_config_file(path):
+    """The `ModelSource`s of a TF Serving `models.config` text proto."""
+    config = model_server_config_pb2.ModelServerConfig()
+    with tf.io.gfile.GFile(path) as stream:
+        text_format.Parse(stream.read(), config)
+    return [ModelSource(model.name, model.base_path, model.model_version_policy)
+            for model in config.model_config_list.config]
 
 
 class ModelRepository:
-    """Thread-safe map of model name -> served versions.
+    """Thread-safe map of model name -> the versions it serves.
 
     Args:
-        base_paths: model name -> base path.
+        sources: the `ModelSource`s to serve.
+        max_batch_size: largest batch of a request (warm-up included).
 
     Raises:
         ValueError: a model has no loadable version at start-up.
     """
 
-    def __init__(self, base_paths):
-        self._base_paths = dict(base_paths)
+    def __init__(self, sources, max_batch_size=1024):
+        self._sources = {source.name: source for source in sources}
+        self._max_batch_size = max_batch_size
         self._lock = threading.Lock()
-        self._latest = {}     # name -> Servable being served by default.
-        self._versions = {}   # (name, version) -> Servable.
-        self._failed = set()  # (name, version) that did not load.
+        self._poll_lock = threading.Lock()
+        self._ready = {name: {} for name in self._sources}  # version -> Servable
+        self._statuses = {name: {} for name in self._sources}  # version -> VersionStatus
+        self._failed = {name: set() for name in self._sources}  # aspired, failed
         self.poll()
-        missing = sorted(set(self._base_paths) - set(self._latest))
+        missing = sorted(name for name, ready in self._ready.items() if not ready)
         if missing:
             raise ValueError(
                 "no loadable version for model(s) "
-                + ", ".join(f"{name} under {self._base_paths[name]}"
+                + ", ".join(f"{name} under {self._sources[name].base_path}"
                             for name in missing))
 
     @property
     def model_names(self):
-        return sorted(self._base_paths)
+        return sorted(self._sources)
+
+    @property
+    def max_batch_size(self):
+        return self._max_batch_size
 
     def poll(self):
-        """Loads any version newer than the one served; returns what changed
-        as a list of (name, version) newly served."""
+        """Brings every model in line with its aspired versions.
+
+        Returns:
+            The (name, version) pairs that became available, in order.
+        """
         changed = []
-        for name, base_path in self._base_paths.items():
-            current = self._latest.get(name)
-            for version in reversed(list_versions(base_path)):
-                if current is not None and version <= current.version:
-                    break
-                if (name, version) in self._failed:
-                    continue
-                servable = self._try_load(name, base_path, version)
-                if servable is not None:
-                    with self._lock:
-                        self._latest[name] = servable
-                        self._versions[(name, version)] = servable
-                    changed.append((name, version))
-                    break
+        with self._poll_lock:
+            for name, source in self._sources.items():
+                aspired = aspired_versions(source.version_policy,
+                                           list_versions(source.base_path))
+                changed += [(name, version)
+                            for version in self._converge(name, aspired)]
         return changed
 
-    def _try_load(self, name, base_path, version):
+    def _converge(self, name, aspired):
+        """Unloads and loads versions of `name` until nothing is left to do;
+        returns the versions loaded."""
+        ready = self._ready[name]
+        failed = self._failed[name]
+        loaded = []
+        while True:
+            unaspired = sorted(version for version in ready
+                               if version not in aspired)
+            aspired_ready = any(version in aspired for version in ready)
+            if unaspired and (not aspired or aspired_ready or len(unaspired) > 1):
+                self._unload(name, unaspired[0])
+                continue
+            untried = sorted(aspired - set(ready) - failed)
+            if not untried:
+                break
+            if self._load(name, untried[-1]):
+                loaded.append(untried[-1])
+            else:
+                failed.add(untried[-1])
+        failed &= aspired  # Forgotten once no longer aspired.
+        return loaded
+
+    def _set_status(self, name, status):
+        with self._lock:
+            self._statuses[name][status.version] = status
+
+    def _load(self, name, version):
+        path = os.path.join(self._sources[name].base_path, str(version))
+        self._set_status(name, VersionStatus(version, State.LOADING))
         try:
-            servable = load_servable(name, base_path, version)
-        except Exception as error:  # A broken export must not stop serving.
+            bundle = load_version(path, self._max_batch_size)
+        except LoadError as error:
             logging.error("model %s version %d failed to load, not served: %s",
                           name, version, error)
-            self._failed.add((name, version))
-            return None
+            self._set_status(name, VersionStatus(version, State.END, str(error)))
+            return False
+        with self._lock:
+            self._ready[name][version] = Servable(name, version, bundle)
+            self._statuses[name][version] = VersionStatus(version, State.AVAILABLE)
         logging.info("serving model %s version %d", name, version)
-        return servable
+        return True
+
+    def _unload(self, name, version):
+        # Requests in flight keep their `Servable`; its session closes when
+        # the last of them lets go of it.
+        self._set_status(name, VersionStatus(version, State.UNLOADING))
+        with self._lock:
+            del self._ready[name][version]
+            self._statuses[name][version] = VersionStatus(version, State.END)
+        logging.info("unloaded model %s version %d", name, version)
 
     def get(self, name, version=None):
-        """The `Servable` for `name` (the newest, or `version`).
+        """The `Servable` for `name`: its newest available version, or
+        `version`.
 
         Raises:
-            KeyError: unknown model or version, with a message for the client.
+            KeyError: unknown model or version not available, with TF
+                Serving's message.
         """
-        if name not in self._base_paths:
-            raise KeyError(f"Servable not found for request: Latest({name})")
-        if version is None:
-            with self._lock:
-                return self._latest[name]
         with self._lock:
-            servable = self._versions.get((name, version))
-        if servable is not None:
-            return servable
-        if (version not in list_versions(self._base_paths[name])
-                or (name, version) in self._failed):
-            raise KeyError(
-                f"Servable not found for request: Specific({name}, {version})")
-        servable = self._try_load(name, self._base_paths[name], version)
-        if servable is None:
-            raise KeyError(
-                f"Servable not found for request: Specific({name}, {version})")
+            ready = self._ready.get(name, {})
+            if version is None:
+                if not ready:
+                    raise KeyError(f"Servable not found for request: Latest({name})")
+                return ready[max(ready)]
+            if version not in ready:
+                raise KeyError(
+                    f"Servable not found for request: Specific({name}, {version})")
+            return ready[version]
+
+    def status(self, name, version=None):
+        """The `VersionStatus`es of `name` (every version it has seen, newest
+        first), or of one version.
+
+        Raises:
+            KeyError: unknown model or version, with TF Serving's message.
+        """
         with self._lock:
-            self._versions[(name, version)] = servable
-        return servable
+            statuses = self._statuses.get(name)
+            if not statuses:
+                raise KeyError(f"Could not find any versions of model {name}")
+            if version is None:
+                return [statuses[v] for v in sorted(statuses, reverse=True)]
+            if version not in statuses:
+                raise KeyError(f"Could not find version {version} of model {name}")
+            return [statuses[version]]

@@ -1,0 +1,51 @@
+"""The serving contract: signature names, their input and output keys.
+
+Export (`amr_tf.export`), the model server stand-in and the clients import
+these names from here; nothing else spells them. Values are float32; images
+lie in [-1, 1]; N (the batch) is dynamic.
+
+| signature        | inputs                                   | outputs             |
+| ---------------- | ---------------------------------------- | ------------------- |
+| `encode`         | `images`                                 | `latents`           |
+| `decode`         | `latents`                                | `images`            |
+| `reconstruct`    | `images`                                 | `images`            |
+| `mix`            | `images_a`, `images_b`, `alpha` (N,)     | `images`, `latents` |
+| `mix_latents`    | `latents_a`, `latents_b`, `alpha` (N,)   | `images`, `latents` |
+| `mix_bernoulli`  | `images_a`, `images_b`, `mask` (N, C)    | `images`            |
+| `mix_attributes` | `images_a`, `images_b`, `attributes` (N, k) | `images`, `mask` |
+
+`serving_default` (what a request without a signature name gets) is `mix`.
+`mix_attributes` exists only for models trained with the class mixer.
+"""
+
+import collections
+import os
+
+Signature = collections.namedtuple("Signature", ["inputs", "outputs"])
+
+MIX = "mix"
+SIGNATURES = {
+    "encode": Signature(("images",), ("latents",)),
+    "decode": Signature(("latents",), ("images",)),
+    "reconstruct": Signature(("images",), ("images",)),
+    MIX: Signature(("images_a", "images_b", "alpha"), ("images", "latents")),
+    "mix_latents": Signature(("latents_a", "latents_b", "alpha"),
+                             ("images", "latents")),
+    "mix_bernoulli": Signature(("images_a", "images_b", "mask"), ("images",)),
+    "mix_attributes": Signature(("images_a", "images_b", "attributes"),
+                                ("images", "mask")),
+}
+CLASS_MIXER_SIGNATURES = ("mix_attributes",)
+
+# TF Serving's names: the MetaGraph tag it loads, and the signature a
+# request without `model_spec.signature_name` gets.
+SERVING_TAG = "serve"
+DEFAULT_SIGNATURE_KEY = "serving_default"
+DEFAULT_SIGNATURE = MIX  # What `serving_default` serves.
+
+# Inputs whose values must lie in [0, 1] (the others: finite).
+UNIT_INTERVAL_INPUTS = ("alpha", "mask", "attributes")
+
+# Requests TF Serving replays before a version goes live (PredictionLog
+# TFRecords), relative to the version folder.
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
