@@ -1,12 +1,15 @@
-"""Latency of the `mix` signature: over gRPC on loopback vs a direct call.
+"""Latency of the `mix` signature: over gRPC and REST on loopback vs a
+direct call, all through TF Serving's session path.
 
     python benchmarks/serving_latency.py --export_base=runs/shapes/export
 
-Starts `amr_tf.serving.server` on a free loopback port in a subprocess (or
-uses `--server=host:port`, e.g. a real TF Serving), sends `--requests`
-sequential `mix` requests per batch size through `ServingClient`, and calls
-the same SavedModel signature in process. Prints p50/p99/mean milliseconds,
-images/s and the gRPC overhead. A table, never a pass/fail.
+Starts `amr_tf.serving.server` with gRPC and REST on free loopback ports in
+a subprocess (or uses `--server=host:port` and `--rest_server=host:port`,
+e.g. a real TF Serving), sends `--requests` sequential `mix` requests per
+batch size through `ServingClient` (gRPC) and `RestClient` (REST, columnar
+JSON), and runs the same signature in process on a session-loaded
+`SavedModelBundle`, as TF Serving does. Prints p50/p99/mean milliseconds,
+images/s and each transport's overhead. A table, never a pass/fail.
 
     python benchmarks/serving_latency.py --export_base=... --clients=16 --requests=200
 
@@ -21,18 +24,23 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 from absl import app
 from absl import flags
 
 from amr_tf.serving import client as client_lib
-from amr_tf.serving import server as server_lib
+from amr_tf.serving.bundle import SavedModelBundle
 from amr_tf.serving.repository import list_versions
+from benchmarks.serving_load import mix_concurrently
+from benchmarks.serving_load import rss_bytes
+from benchmarks.serving_load import spawn
 
 flags.DEFINE_string("export_base", "runs/shapes/export",
                     "Model base path holding integer version folders.")
 flags.DEFINE_string("server", None,
-                    "host:port of a running server; default: start one.")
+                    "gRPC host:port of a running server; default: start one.")
+flags.DEFINE_string("rest_server", None,
+                    "REST host:port of the running --server; default: no "
+                    "REST rows with --server.")
 flags.DEFINE_list("batch_sizes", ["1", "16"], "Batch sizes to time.")
 flags.DEFINE_integer("requests", 200,
                      "Timed requests per batch size, or per client.")
@@ -55,14 +63,14 @@ def _timings_ms(call, requests):
 
 def _start_server(export_base):
     try:
-        return server_lib.spawn(export_base)
+        return spawn(export_base, "--rest_api_port=0")
     except RuntimeError as error:
         sys.exit(f"error: {error}")
 
 
 def _rss_text(process):
     """The started server's resident memory, or "-" for `--server`."""
-    return f"{server_lib.rss_bytes(process.pid) / 2**20:.0f} MB" if process else "-"
+    return f"{rss_bytes(process.pid) / 2**20:.0f} MB" if process else "-"
 
 
 def _concurrent_table(address, process, shape, rng):
@@ -71,11 +79,11 @@ def _concurrent_table(address, process, shape, rng):
     images_a, images_b = rng.uniform(
         -1, 1, (2, batch_size, *shape)).astype(np.float32)
     alphas = rng.uniform(size=FLAGS.clients)
-    client_lib.mix_concurrently(address, images_a, images_b, alphas,
+    mix_concurrently(address, images_a, images_b, alphas,
                                 max(1, FLAGS.requests // FLAGS.clients))
     rss_before = _rss_text(process)
     start = time.perf_counter()
-    results = client_lib.mix_concurrently(address, images_a, images_b,
+    results = mix_concurrently(address, images_a, images_b,
                                           alphas, FLAGS.requests)
     seconds = time.perf_counter() - start
     calls = [call for session in results for call in session]
@@ -90,19 +98,19 @@ def _concurrent_table(address, process, shape, rng):
           f"{_rss_text(process):>10}")
 
 
-def _sequential_table(client, mix, shape, rng):
-    """Times sequential requests per batch size, gRPC against in-process."""
+def _sequential_table(clients, bundle, shape, rng):
+    """Times sequential requests per batch size, each transport against the
+    in-process session run."""
     print(f"{'batch':>5} {'path':>10} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'mean ms':>8} {'images/s':>9}")
     for batch_size in map(int, FLAGS.batch_sizes):
         images_a, images_b = rng.uniform(
             -1, 1, (2, batch_size, *shape)).astype(np.float32)
         alpha = rng.uniform(size=batch_size).astype(np.float32)
-        paths = {
-            "in-process": lambda: mix(images_a=images_a, images_b=images_b,
-                                      alpha=alpha)["images"].numpy(),
-            "gRPC": lambda: client.mix(images_a, images_b, alpha),
-        }
+        feeds = {"images_a": images_a, "images_b": images_b, "alpha": alpha}
+        paths = {"in-process": lambda: bundle.run("mix", feeds, ["images"])}
+        paths.update({name: (lambda client=client: client.mix(
+            images_a, images_b, alpha)) for name, client in clients.items()})
         medians = {}
         for name, call in paths.items():
             times = _timings_ms(call, FLAGS.requests)
@@ -110,9 +118,10 @@ def _sequential_table(client, mix, shape, rng):
             print(f"{batch_size:>5} {name:>10} {medians[name]:8.2f} "
                   f"{np.percentile(times, 99):8.2f} {times.mean():8.2f} "
                   f"{batch_size * 1e3 / times.mean():9.0f}")
-        print(f"{batch_size:>5} {'gRPC/in-process p50':>29}: "
-              f"{medians['gRPC'] / medians['in-process']:.2f}x "
-              f"(+{medians['gRPC'] - medians['in-process']:.2f} ms)")
+        for name in clients:
+            print(f"{batch_size:>5} {name + '/in-process p50':>29}: "
+                  f"{medians[name] / medians['in-process']:.2f}x "
+                  f"(+{medians[name] - medians['in-process']:.2f} ms)")
 
 
 def main(argv):
@@ -121,24 +130,29 @@ def main(argv):
     if not versions:
         sys.exit(f"error: no version folder under {FLAGS.export_base}: train "
                  "or export first")
-    loaded = tf.saved_model.load(os.path.join(FLAGS.export_base, str(versions[-1])))
-    mix = loaded.signatures["mix"]
-    shape = mix.structured_input_signature[1]["images_a"].shape[1:]
-    process, address = (None, FLAGS.server) if FLAGS.server else _start_server(
-        FLAGS.export_base)
-    client = client_lib.ServingClient(address, "amr")
+    bundle = SavedModelBundle(os.path.join(FLAGS.export_base, str(versions[-1])))
+    images_a = bundle.signature_defs["mix"].inputs["images_a"]
+    shape = tuple(dim.size for dim in images_a.tensor_shape.dim[1:])
+    if FLAGS.server:
+        process, address, rest_address = None, FLAGS.server, FLAGS.rest_server
+    else:
+        process, address, rest_address = _start_server(FLAGS.export_base)
+    clients = {"gRPC": client_lib.ServingClient(address, "amr")}
+    if rest_address:
+        clients["REST"] = client_lib.RestClient(rest_address, "amr")
     rng = np.random.default_rng(0)
     mode = (f"{FLAGS.clients} concurrent clients" if FLAGS.clients
             else "sequential requests")
-    print(f"mix of {FLAGS.export_base}/{versions[-1]} ({tuple(shape)} images), "
+    print(f"mix of {FLAGS.export_base}/{versions[-1]} ({shape} images), "
           f"{mode}, {os.cpu_count()} CPUs")
     try:
         if FLAGS.clients:
             _concurrent_table(address, process, shape, rng)
         else:
-            _sequential_table(client, mix, shape, rng)
+            _sequential_table(clients, bundle, shape, rng)
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
         if process:
             process.terminate()
             process.wait()
