@@ -232,6 +232,8 @@ function showModel(model) {
   const metadata = model.metadata || {};
   const missing = "unknown (start the explorer with --export_dir)";
   const [height, width, channels] = model.image_shape;
+  let attributes = (metadata.attribute_names || []).join(", ") || model.attribute_count;
+  if (!model.signatures.attributes) attributes = `${attributes ? `${attributes}; ` : ""}no class mixer`;
   $("model-line").textContent = `Model ${model.model_name} version ${model.version} at ${model.model_server}`;
   const rows = [
     ["Dataset", metadata.dataset], ["Objective", metadata.objective],
@@ -240,7 +242,7 @@ function showModel(model) {
     ["Training step", metadata.training_step],
     ["Image size", `${height} × ${width} × ${channels}`],
     ["Latent channels", model.mask_channels],
-    ["Attributes", model.attribute_count && (metadata.attribute_names || []).join(", ") || model.attribute_count || "none"],
+    ["Attributes", attributes],
     ["Signatures", model.served_signatures.join(", ")],
   ];
   $("metadata").replaceChildren(...rows.flatMap(([term, value]) => {
@@ -281,6 +283,7 @@ async function start() {
     showModel(state.model);
     state.images = (await api("/api/examples")).examples;
   });
+  if (!state.model) $("model-line").textContent = "No model loaded (see the message).";
   if (state.images.length) {
     state.b = Math.min(1, state.images.length - 1);
     updateAll();
