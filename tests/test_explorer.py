@@ -13,6 +13,11 @@ import socket
 import numpy as np
 import pytest
 import tensorflow as tf
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from amr_tf import visualize
 from amr_tf.serving import client as client_lib
@@ -23,8 +28,6 @@ from amr_tf.serving import server as server_lib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "docs" / "examples"
 EXAMPLE_NAMES = sorted(path.name for path in EXAMPLES.glob("*.png"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_SECONDS = 60
 
 
@@ -70,26 +73,24 @@ def rest_client(model_server):
 def browser():
     """Headless chromium through chromedriver; fails (not skips) without
     them."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER)
-               if not shutil.which(path)]
+    paths = {name: shutil.which(name) for name in ("chromium", "chromedriver")}
+    missing = [name for name, path in paths.items() if not path]
     if missing:
         pytest.fail(f"{' and '.join(missing)} missing: apt-get install "
                     "chromium chromium-driver", pytrace=False)
-    from selenium import webdriver  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.chrome.service import Service  # pylint: disable=import-outside-toplevel
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000"):
+    options.binary_location = paths["chromium"]
+    for argument in ("--headless=new", "--no-sandbox",
+                     "--disable-dev-shm-usage", "--window-size=1280,1000"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options,
+                              service=Service(paths["chromedriver"]))
     yield driver
     driver.quit()
 
 
 def wait_for(browser, script):
     """Waits until the JavaScript expression `script` is truthy; returns it."""
-    from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
     return WebDriverWait(browser, WAIT_SECONDS).until(
         lambda driver: driver.execute_script(f"return {script}"))
 
@@ -110,15 +111,19 @@ def screenshot(browser, tmp_path, name):
     return path
 
 
-def canvas_pixels(browser, element_id):
-    """The RGB pixels (H, W, 3) uint8 a canvas shows."""
-    width, height, data = browser.execute_script(
-        "const canvas = document.getElementById(arguments[0]);"
-        "const pixels = canvas.getContext('2d').getImageData("
-        "0, 0, canvas.width, canvas.height);"
-        "return [canvas.width, canvas.height, Array.from(pixels.data)];",
-        element_id)
-    return np.asarray(data, np.uint8).reshape(height, width, 4)[..., :3]
+def canvas_pixels(browser, selector):
+    """The RGB pixels (H, W, 3) uint8 of each canvas `selector` matches."""
+    canvases = browser.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((canvas) => "
+        "[canvas.width, canvas.height, Array.from(canvas.getContext('2d')"
+        ".getImageData(0, 0, canvas.width, canvas.height).data)]);", selector)
+    return [np.asarray(data, np.uint8).reshape(height, width, 4)[..., :3]
+            for width, height, data in canvases]
+
+
+def shown(browser, element_id):
+    """The RGB pixels (H, W, 3) uint8 of the canvas `element_id`."""
+    return canvas_pixels(browser, f"#{element_id}")[0]
 
 
 def assert_shows(pixels, images):
@@ -131,15 +136,14 @@ def assert_shows(pixels, images):
 
 def set_alpha(browser, steps):
     """Moves the alpha slider with the keyboard to `steps` / 100."""
-    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.common.keys import Keys  # pylint: disable=import-outside-toplevel
     slider = browser.find_element(By.ID, "alpha")
     slider.send_keys(Keys.HOME)
     slider.send_keys(*[Keys.ARROW_RIGHT] * steps)
 
 
 def example(rest_client, name):
-    return client_lib.load_image(str(EXAMPLES / name), rest_client.input_shape())
+    return client_lib.load_image(str(EXAMPLES / name),
+                                 rest_client.input_shape())
 
 
 def test_gallery_renders_with_the_model_metadata(browser, explorer, rest_client,
@@ -151,11 +155,12 @@ def test_gallery_renders_with_the_model_metadata(browser, explorer, rest_client,
     assert names == EXAMPLE_NAMES
     assert browser.execute_script(
         "return document.querySelectorAll('#gallery canvas').length") == 2
-    assert_shows(canvas_pixels(browser, "image-a"),
+    assert_shows(shown(browser, "image-a"),
                  example(rest_client, EXAMPLE_NAMES[0]))
     metadata = browser.execute_script(
         "return document.getElementById('metadata').textContent")
-    for text in ("shapes", "amr", "class mixer (base: bernoulli)", "16 × 16 × 3"):
+    for text in ("shapes", "amr", "class mixer (base: bernoulli)",
+                 "16 × 16 × 3", "round, warm, large"):
         assert text in metadata
     assert browser.execute_script(
         "return document.getElementById('error').hidden")
@@ -174,14 +179,13 @@ def test_moving_the_slider_shows_the_mix_the_rest_api_returns(
     open_page(browser, explorer)
     wait_for(browser, "document.getElementById('mix').dataset.alpha === '0.5'")
     image_a, image_b = (example(rest_client, name) for name in EXAMPLE_NAMES)
-    at_half = canvas_pixels(browser, "mix")
+    at_half = shown(browser, "mix")
     set_alpha(browser, 30)
     wait_for(browser, "document.getElementById('mix').dataset.alpha === '0.3'")
-    shown = canvas_pixels(browser, "mix")
-    expected = rest_client.mix(image_a[None], image_b[None], 0.3)[0]
-    assert_shows(shown, expected)
-    assert not np.array_equal(shown, at_half)
-    assert_shows(canvas_pixels(browser, "blend"), 0.3 * image_a + 0.7 * image_b)
+    at_03 = shown(browser, "mix")
+    assert_shows(at_03, rest_client.mix(image_a[None], image_b[None], 0.3)[0])
+    assert not np.array_equal(at_03, at_half)
+    assert_shows(shown(browser, "blend"), 0.3 * image_a + 0.7 * image_b)
     screenshot(browser, tmp_path, "explorer_alpha_0.3")
 
 
@@ -190,14 +194,9 @@ def test_strip_and_class_mixer_views_show_the_rest_answers(browser, explorer,
     open_page(browser, explorer)
     wait_for(browser, "document.querySelectorAll('#strip canvas').length === 8")
     image_a, image_b = (example(rest_client, name) for name in EXAMPLE_NAMES)
-    strip = browser.execute_script(
-        "return [...document.querySelectorAll('#strip canvas')].map((canvas) =>"
-        " Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width,"
-        " canvas.height).data))")
     expected = rest_client.interpolate(image_a, image_b, 8)
-    for pixels, image in zip(strip, expected):
-        assert_shows(np.asarray(pixels, np.uint8).reshape(16, 16, 4)[..., :3],
-                     image)
+    for pixels, image in zip(canvas_pixels(browser, "#strip canvas"), expected):
+        assert_shows(pixels, image)
     boxes = browser.execute_script(
         "return document.querySelectorAll('#attributes input').length")
     assert boxes == rest_client.input_shape(contract.MIX_ATTRIBUTES,
@@ -213,15 +212,11 @@ def test_strip_and_class_mixer_views_show_the_rest_answers(browser, explorer,
         (image_a[None], image_b[None], attributes))))
     images, mask = (outputs[key] for key in
                     contract.SIGNATURES[contract.MIX_ATTRIBUTES].outputs)
-    wait_for(browser, "document.getElementById('mask').width === "
-             f"{mask.shape[1]}")
-    # Both views answer the page's last request; wait for its drawing.
-    wait_for(browser, "!document.getElementById('error').textContent")
-    from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
+    # The page draws the mix and the mask of one answer together.
     WebDriverWait(browser, WAIT_SECONDS).until(lambda _: np.abs(
-        canvas_pixels(browser, "attribute-mix").astype(int)
+        shown(browser, "attribute-mix").astype(int)
         - visualize.to_uint8(images[0])).max() <= 1)
-    assert_shows(canvas_pixels(browser, "mask"), 2 * mask[:, :, None] - 1)
+    assert_shows(shown(browser, "mask"), 2 * mask[:, :, None] - 1)
 
 
 def test_uploading_a_png_adds_it_and_uses_it_as_a(browser, explorer,
@@ -230,14 +225,21 @@ def test_uploading_a_png_adds_it_and_uses_it_as_a(browser, explorer,
     pixels = np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)
     tf.io.write_file(str(path), tf.io.encode_png(pixels))
     open_page(browser, explorer)
-    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
     browser.find_element(By.ID, "upload").send_keys(str(path))
     wait_for(browser, "document.querySelectorAll('#gallery li').length === 3")
     wait_for(browser,
              "document.getElementById('name-a').textContent === 'my image.png'")
-    assert_shows(canvas_pixels(browser, "image-a"),
+    assert_shows(shown(browser, "image-a"),
                  client_lib.load_image(str(path), rest_client.input_shape()))
     screenshot(browser, tmp_path, "explorer_upload")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    browser.find_element(By.ID, "upload").send_keys(str(notes))
+    assert wait_for(browser, "document.getElementById('error').textContent") == (
+        "notes.txt is not an image the explorer reads: upload a PNG, JPEG, "
+        "GIF or BMP file (got text/plain)")
+    assert browser.execute_script(
+        "return document.querySelectorAll('#gallery li').length") == 3
 
 
 def test_a_stopped_model_server_shows_its_message(browser, export_base,
@@ -264,11 +266,13 @@ def test_a_stopped_model_server_shows_its_message(browser, export_base,
 
 def request(server, method, path, body=None, headers=None):
     """One HTTP request to the explorer: (status, content type, body)."""
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=60)
+    connection = http.client.HTTPConnection(server.host, server.port,
+                                            timeout=60)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        return response.status, response.getheader("Content-Type"), response.read()
+        return (response.status, response.getheader("Content-Type"),
+                response.read())
     finally:
         connection.close()
 
@@ -294,7 +298,7 @@ def test_api_refuses_an_image_too_large(explorer, monkeypatch):
     monkeypatch.setattr(explorer_lib, "MAX_IMAGE_BYTES", 2**20)
     assert api_error(explorer, "POST", "/api/image?name=big.png",
                      b"\0" * (3 * 2**19), {"Content-Type": "image/png"}) == (
-        413, "big.png is 1.5 MiB; the explorer takes images up to 1 MiB")
+        413, "big.png is 1.5 MiB, over the explorer's limit of 1 MiB")
 
 
 def test_api_says_when_the_model_server_is_not_answering(export_base):

@@ -98,12 +98,14 @@ class Explorer:
         self.export_dir = export_dir
 
     def _served(self, call, *args):
-        """`call(*args)` to the model server, its failures as `ExplorerError`s."""
+        """`call(*args)` to the model server; its failures as
+        `ExplorerError`s."""
         try:
             return call(*args)
         except ServingError as error:
-            raise ExplorerError(error.status, f"model server {self.model_server} "
-                                f"answered: {error.message}") from None
+            raise ExplorerError(error.status, f"model server "
+                                f"{self.model_server} answered: "
+                                f"{error.message}") from None
         except OSError:  # Refused connection, timeout, reset.
             raise ExplorerError(502, f"model server {self.model_server} is "
                                 "not answering") from None
@@ -123,24 +125,15 @@ class Explorer:
                       for entry in status["model_version_status"]
                       if entry["state"] == "AVAILABLE")
 
-        def shape(signature, key):
-            if signature not in signature_defs:
-                return None
-            info = signature_defs[signature].inputs[key]
-            return [dim.size for dim in info.tensor_shape.dim[1:]]
-
-        mix = contract.SIGNATURES[contract.MIX]
-        bernoulli = contract.SIGNATURES[contract.MIX_BERNOULLI]
-        attributes = contract.SIGNATURES[contract.MIX_ATTRIBUTES]
+        mask = _example_shape(signature_defs, contract.MIX_BERNOULLI, 2)
+        attributes = _example_shape(signature_defs, contract.MIX_ATTRIBUTES, 2)
         return {
             "model_server": self.model_server,
             "model_name": self.model_name,
             "version": version,
-            "image_shape": shape(contract.MIX, mix.inputs[0]),
-            "mask_channels": (shape(contract.MIX_BERNOULLI, bernoulli.inputs[2])
-                              or [None])[0],
-            "attribute_count": (shape(contract.MIX_ATTRIBUTES,
-                                      attributes.inputs[2]) or [None])[0],
+            "image_shape": _example_shape(signature_defs, contract.MIX, 0),
+            "mask_channels": mask and mask[0],
+            "attribute_count": attributes and attributes[0],
             "served_signatures": sorted(
                 name for name, signature in signature_defs.items()
                 if signature.method_name == PREDICT_METHOD_NAME),
@@ -157,7 +150,8 @@ class Explorer:
         if not self.export_dir:
             return None
         version_dir = os.path.join(self.export_dir, str(version))
-        if not os.path.exists(os.path.join(version_dir, "assets", METADATA_ASSET)):
+        if not os.path.exists(os.path.join(version_dir, "assets",
+                                           METADATA_ASSET)):
             return None
         metadata = read_metadata(version_dir)
         return {field: metadata.get(field) for field in METADATA_FIELDS}
@@ -177,13 +171,12 @@ class Explorer:
         return {"examples": examples}
 
     def upload(self, content_type, data, name):
-        """An uploaded image as `{"name", "image"}`.
+        """An uploaded image as `{"name", "image"}` (the server refuses one
+        over `MAX_IMAGE_BYTES` before reading it).
 
         Raises:
-            ExplorerError: 413 over `MAX_IMAGE_BYTES`, 400 not an image.
+            ExplorerError: 400, not an image.
         """
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ExplorerError(413, _too_large(name, len(data)))
         if content_type not in IMAGE_TYPES:
             raise ExplorerError(400, f"{name} is not an image the explorer "
                                 "reads: upload a PNG, JPEG, GIF or BMP file "
@@ -201,24 +194,35 @@ class Explorer:
     def predict(self, document):
         """Forwards `{"signature_name", "inputs"}` (a page signature, in the
         columnar format); returns `{"outputs": {key: value}}`."""
-        name = document.get("signature_name") if isinstance(document, dict) else None
-        if name not in PAGE_SIGNATURES.values() or not isinstance(
-                document.get("inputs"), dict):
+        names = PAGE_SIGNATURES.values()
+        if not (isinstance(document, dict)
+                and document.get("signature_name") in names
+                and isinstance(document.get("inputs"), dict)):
             raise ExplorerError(400, "expected {\"signature_name\": one of "
-                                f"{', '.join(PAGE_SIGNATURES.values())}, \"inputs\": "
-                                "{...}}")
+                                f"{', '.join(names)}, \"inputs\": {{...}}}}")
+        name = document["signature_name"]
         answer = self._served(self.client.call, self.client.url + ":predict",
                               {"signature_name": name,
                                "inputs": document["inputs"]})
         outputs = answer["outputs"]
-        if not isinstance(outputs, dict):  # A single output comes without its key.
+        if not isinstance(outputs, dict):  # A single output comes keyless.
             outputs = {contract.SIGNATURES[name].outputs[0]: outputs}
         return {"outputs": outputs}
 
 
-def _too_large(name, size):
-    return (f"{name} is {size / 2**20:.1f} MiB; the explorer takes images up "
-            f"to {MAX_IMAGE_BYTES // 2**20} MiB")
+def _example_shape(signature_defs, name, index):
+    """Shape of one example (no batch axis) of input `index` of signature
+    `name`, e.g. [H, W, C]; None if it is not served."""
+    if name not in signature_defs:
+        return None
+    key = contract.SIGNATURES[name].inputs[index]
+    return [dim.size
+            for dim in signature_defs[name].inputs[key].tensor_shape.dim[1:]]
+
+
+def _too_large(name, size, limit):
+    return (f"{name} is {size / 2**20:.1f} MiB, over the explorer's limit of "
+            f"{limit / 2**20:g} MiB")
 
 
 class ExplorerServer:
@@ -231,7 +235,8 @@ class ExplorerServer:
 
     def __init__(self, explorer, host="127.0.0.1", port=8080):
         try:
-            self._httpd = http.server.ThreadingHTTPServer((host, port), _Handler)
+            self._httpd = http.server.ThreadingHTTPServer((host, port),
+                                                          _Handler)
         except OSError:
             raise OSError(f"cannot bind {host}:{port}") from None
         self._httpd.daemon_threads = True
@@ -258,12 +263,6 @@ class ExplorerServer:
             self._thread.join()
         self._httpd.server_close()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """GETs the page files and API answers, POSTs uploads and predictions."""
@@ -273,9 +272,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if path in STATIC_FILES:
             file_name, content_type = STATIC_FILES[path]
-            self._reply(200, (STATIC_DIR / file_name).read_bytes(), content_type)
+            self._reply(200, (STATIC_DIR / file_name).read_bytes(),
+                        content_type)
             return
-        routes = {"/api/model": explorer.model, "/api/examples": explorer.examples}
+        routes = {"/api/model": explorer.model,
+                  "/api/examples": explorer.examples}
         self._answer(routes.get(path))
 
     def do_POST(self):  # pylint: disable=invalid-name
@@ -305,7 +306,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 _drop(self.rfile, length)
             else:
                 self.close_connection = True
-            raise ExplorerError(413, _too_large(name, length))
+            raise ExplorerError(413, _too_large(name, length, limit))
         return self.rfile.read(length)
 
     def _answer(self, route):
@@ -318,8 +319,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except ExplorerError as error:
                 status, document = error.status, {"error": str(error)}
             except Exception as error:  # pylint: disable=broad-except
-                logging.exception("explorer %s %s failed", self.command, self.path)
-                status, document = 500, {"error": f"{type(error).__name__}: {error}"}
+                logging.exception("explorer %s %s failed", self.command,
+                                  self.path)
+                status, document = 500, {
+                    "error": f"{type(error).__name__}: {error}"}
         self._reply(status, json.dumps(document).encode(), "application/json")
 
     def _reply(self, status, data, content_type):

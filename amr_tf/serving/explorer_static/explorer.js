@@ -17,25 +17,28 @@ async function api(path, options = {}) {
   return answer;
 }
 
-function showError(error) {
+// The failure of each task ("model", "upload", a view), until it succeeds.
+const errors = new Map();
+
+function showErrors() {
   const box = $("error");
-  box.textContent = error.message || String(error);
-  box.hidden = false;
+  box.replaceChildren(...[...new Set(errors.values())].map((message) => {
+    const line = document.createElement("p");
+    line.textContent = message;
+    return line;
+  }));
+  box.hidden = errors.size === 0;
 }
 
-function clearError() {
-  $("error").hidden = true;
-  $("error").textContent = "";
-}
-
-// Runs `task`; its failure shows on the page, a success clears the message.
-async function attempt(task) {
+// Runs `task`; its failure shows on the page until `key` next succeeds.
+async function attempt(key, task) {
   try {
     await task();
-    clearError();
+    errors.delete(key);
   } catch (error) {
-    showError(error);
+    errors.set(key, error.message || String(error));
   }
+  showErrors();
 }
 
 function debounce(fn, ms) {
@@ -97,7 +100,7 @@ const repeat = (value, count) => Array.from({length: count}, () => value);
 const latest = {};
 async function update(view, task) {
   const ticket = (latest[view] = (latest[view] || 0) + 1);
-  await attempt(async () => {
+  await attempt(view, async () => {
     const render = await task();
     if (ticket === latest[view]) render();
   });
@@ -198,7 +201,7 @@ function renderGallery() {
 
 async function upload(files) {
   for (const file of files) {
-    await attempt(async () => {
+    await attempt("upload", async () => {
       const entry = await api(`/api/image?name=${encodeURIComponent(file.name)}`, {
         method: "POST",
         headers: {"Content-Type": file.type || "application/octet-stream"},
@@ -266,7 +269,10 @@ function showModel(model) {
 async function start() {
   $("alpha").addEventListener("input", debounce(updateMix, 60));
   $("steps").addEventListener("change", updateStrip);
-  $("upload").addEventListener("change", (event) => upload(event.target.files));
+  $("upload").addEventListener("change", async (event) => {
+    await upload([...event.target.files]);
+    event.target.value = "";  // Choosing the same file again uploads it again.
+  });
   const zone = $("drop-zone");
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
@@ -278,7 +284,7 @@ async function start() {
   $("channels-a").addEventListener("click", () => setChannels(() => true));
   $("channels-b").addEventListener("click", () => setChannels(() => false));
   $("channels-random").addEventListener("click", () => setChannels(() => Math.random() < 0.5));
-  await attempt(async () => {
+  await attempt("model", async () => {
     state.model = await api("/api/model");
     showModel(state.model);
     state.images = (await api("/api/examples")).examples;
