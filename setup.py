@@ -12,6 +12,7 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["amr_tf", "amr_tf.*"]),
+    package_data={"amr_tf.serving": ["explorer_static/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -27,11 +28,12 @@ setuptools.setup(
         "scikit-learn>=1.5,<2",
     ],
     extras_require={
-        "test": ["pytest>=8,<10"],
+        "test": ["pytest>=8,<10", "selenium>=4.30,<5"],
     },
     entry_points={"console_scripts": [
         "amr-train=amr_tf.train:run",
         "amr-evaluate=amr_tf.evaluate:run",
         "amr-aggregate=amr_tf.aggregate:run",
+        "amr-explorer=amr_tf.serving.explorer:run",
     ]},
 )

@@ -151,7 +151,7 @@ class RestClient(BaseClient):
         self.timeout = timeout
         self._signatures = None  # For the output keys and dtypes of answers.
 
-    def _call(self, url, document=None):
+    def call(self, url, document=None):
         """GETs `url`, or POSTs `document` as JSON to it; returns the JSON
         answer.
 
@@ -169,7 +169,7 @@ class RestClient(BaseClient):
 
     def signature_defs(self):
         """Signature name -> `SignatureDef` of the served version."""
-        metadata = self._call(self.url + "/metadata")["metadata"]
+        metadata = self.call(self.url + "/metadata")["metadata"]
         signature_map = json_format.ParseDict(
             metadata[SIGNATURE_DEF_FIELD], get_model_metadata_pb2.SignatureDefMap())
         return dict(signature_map.signature_def)
@@ -181,7 +181,7 @@ class RestClient(BaseClient):
         Raises:
             ServingError: the server's HTTP status and message.
         """
-        answer = self._call(self.url + ":predict", {
+        answer = self.call(self.url + ":predict", {
             "signature_name": signature,
             "inputs": {key: np.asarray(value).tolist()
                        for key, value in inputs.items()}})
@@ -209,24 +209,41 @@ def _error_message(error):
 
 
 def load_image(path, shape):
-    """Reads a PNG/JPEG/GIF/BMP file as float32 `shape` (H, W, C) in [-1, 1].
+    """Reads a PNG/JPEG/GIF/BMP file as float32 `shape` (H, W, C) in [-1, 1]
+    (see `decode_image`).
+
+    Raises:
+        UsageError: unreadable or non-image file, or `shape` is not (H, W, C).
+    """
+    try:
+        data = tf.io.read_file(path)
+    except tf.errors.OpError as error:
+        raise UsageError(f"cannot read image {path}: {_reason(error)}") from None
+    return decode_image(data, shape, path)
+
+
+def decode_image(data, shape, name="image"):
+    """Decodes PNG/JPEG/GIF/BMP bytes as float32 `shape` (H, W, C) in [-1, 1].
 
     The image is cropped about its centre to the aspect ratio of `shape`,
     then resized with antialiasing.
 
+    Args:
+        data: the encoded image, bytes or a string tensor.
+        shape: (H, W, C) of one example.
+        name: what error messages call the image, e.g. its path.
+
     Raises:
-        UsageError: unreadable or non-image file, or `shape` is not (H, W, C).
+        UsageError: not an image, or `shape` is not (H, W, C).
     """
     if len(shape) != 3:
         raise UsageError(f"the model takes examples of shape {shape}, not images")
     height, width, channels = shape
     try:
-        data = tf.io.read_file(path)
         image = tf.io.decode_image(data, channels=channels,
                                    expand_animations=False)
     except (tf.errors.OpError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UsageError(f"cannot read image {path}: {reason}") from None
+        raise UsageError(f"cannot read image {name}: {_reason(error)}") from None
     source_height, source_width = image.shape[:2]
     crop_height = min(source_height, round(source_width * height / width))
     crop_width = min(source_width, round(source_height * width / height))
@@ -236,6 +253,12 @@ def load_image(path, shape):
     image = tf.image.resize(tf.cast(image, tf.float32), (height, width),
                             antialias=True)
     return (image.numpy() / 127.5 - 1.0).clip(-1.0, 1.0).astype(np.float32)
+
+
+def _reason(error):
+    """The first line of an error's message, or ""."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def save_images(path, images):

@@ -24,6 +24,8 @@ import os
 Signature = collections.namedtuple("Signature", ["inputs", "outputs"])
 
 MIX = "mix"
+MIX_BERNOULLI = "mix_bernoulli"
+MIX_ATTRIBUTES = "mix_attributes"
 SIGNATURES = {
     "encode": Signature(("images",), ("latents",)),
     "decode": Signature(("latents",), ("images",)),
@@ -31,11 +33,11 @@ SIGNATURES = {
     MIX: Signature(("images_a", "images_b", "alpha"), ("images", "latents")),
     "mix_latents": Signature(("latents_a", "latents_b", "alpha"),
                              ("images", "latents")),
-    "mix_bernoulli": Signature(("images_a", "images_b", "mask"), ("images",)),
-    "mix_attributes": Signature(("images_a", "images_b", "attributes"),
+    MIX_BERNOULLI: Signature(("images_a", "images_b", "mask"), ("images",)),
+    MIX_ATTRIBUTES: Signature(("images_a", "images_b", "attributes"),
                                 ("images", "mask")),
 }
-CLASS_MIXER_SIGNATURES = ("mix_attributes",)
+CLASS_MIXER_SIGNATURES = (MIX_ATTRIBUTES,)
 
 # TF Serving's names: the MetaGraph tag it loads, and the signature a
 # request without `model_spec.signature_name` gets.
