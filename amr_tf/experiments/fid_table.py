@@ -46,7 +46,7 @@ COLUMNS = {
 }
 TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
 
-flags.DEFINE_string("config", "shapes", "Config under configs/ to train on.")
+flags.DEFINE_string("config", "shapes", "Packaged config to train on.")
 
 FLAGS = flags.FLAGS
 
