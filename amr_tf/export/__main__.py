@@ -31,11 +31,11 @@ def main(argv):
     if not values["model_dir"].present:
         fail("--model_dir is required: the folder of a training run")
     try:
-        run = restore.load_trained(values.model_dir)
-        export_base = values.export_base or run.config.export_path
+        restored = restore.load_trained(values.model_dir)
+        export_base = values.export_base or restored.config.export_path
         path = export_lib.export_saved_model(
-            run.model, run.config, run.info, export_base,
-            values.export_version, run.flag_text)
+            restored.model, restored.config, restored.info, export_base,
+            values.export_version, restored.flag_text)
     except UsageError as error:
         fail(error)
     except WriteError as error:
@@ -45,5 +45,10 @@ def main(argv):
     print(f"  serve:      python -m amr_tf.serving.server --model_base_path={export_base}")
 
 
-if __name__ == "__main__":
+def run():
+    """The `amr-export` console script."""
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()

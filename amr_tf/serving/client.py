@@ -326,6 +326,11 @@ def main(argv):
     print(f"Wrote {values.output} ({len(images)} image(s) of {shape})")
 
 
-if __name__ == "__main__":
+def run():
+    """The `amr-client` console script."""
     _define_flags()
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()

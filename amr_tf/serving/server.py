@@ -202,6 +202,11 @@ def main(argv):
         server.stop(grace=1.0)
 
 
-if __name__ == "__main__":
+def run():
+    """The `amr-serve` console script."""
     _define_flags()
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()
