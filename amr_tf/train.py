@@ -8,7 +8,6 @@ NaN/Inf loss (with --on_nonfinite=stop) or a checkpoint that cannot be
 written exits with 1 and a one-line message; the last checkpoint is kept.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -23,6 +22,7 @@ from amr_tf.errors import WriteError
 flags.DEFINE_string("config", None,
                     "A packaged config to start from, like --flagfile (later "
                     f"flags win): one of {', '.join(configs.names())}.")
+flags.adopt_module_key_flags(train_flags)  # --help lists them.
 
 
 def main(argv):
@@ -64,7 +64,7 @@ def parse_flags(argv):
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    cli.run_main(main, parse_flags)
 
 
 if __name__ == "__main__":

@@ -117,3 +117,21 @@ def test_unknown_config_fails_with_one_line_naming_the_configs():
               if line.startswith("error:")]
     assert errors == ["error: unknown config 'nope'; choose one of "
                       + ", ".join(CONFIG_NAMES)]
+
+
+def _help(*command):
+    result = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_help_shows_the_docstring_and_flags_and_exits_0():
+    # A console script: `amr-serve --help` runs server.run().
+    served = _help("-c", "import sys; sys.argv[0] = 'amr-serve'; "
+                   "from amr_tf.serving import server; server.run()")
+    assert served.startswith("A stand-in for TF Serving")
+    assert "--model_base_path" in served
+    trained = _help("-m", "amr_tf.train")
+    assert trained.startswith("Train AMR, ARAE or ACAI")
+    assert "--config" in trained and "--steps" in trained

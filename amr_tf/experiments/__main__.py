@@ -5,8 +5,6 @@ lists NAME's flags."""
 import importlib
 import sys
 
-from absl import app
-
 from amr_tf import cli
 
 NAMES = ("class_mixer", "fid_table", "lines", "spiral")
@@ -22,8 +20,8 @@ def run():
     if name not in NAMES:
         cli.fail(f"name an experiment first: one of {', '.join(NAMES)}")
     experiment = importlib.import_module(f"{__package__}.{name}")
-    app.run(experiment.main, argv=[f"{sys.argv[0]} {name}", *sys.argv[2:]],
-            flags_parser=cli.parse_flags)
+    cli.run_main(experiment.main,
+                 argv=[f"{sys.argv[0]} {name}", *sys.argv[2:]])
 
 
 if __name__ == "__main__":

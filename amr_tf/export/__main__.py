@@ -7,7 +7,6 @@ writes `<export_base>/<version>/` (version: the training step unless
 versions are never overwritten; a failed export leaves no version folder.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -15,8 +14,8 @@ from amr_tf import export as export_lib
 from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
+from amr_tf.cli import run_main
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
 
@@ -47,7 +46,7 @@ def main(argv):
 
 def run():
     """The `amr-export` console script."""
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 
 
 if __name__ == "__main__":
