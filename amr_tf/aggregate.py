@@ -11,7 +11,6 @@ both groups in the same seed order.
 """
 
 import numpy as np
-from absl import app
 from absl import flags
 
 from amr_tf import cli
@@ -51,7 +50,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""What the command-line tools share: one-line errors and flag parsing.
+"""What the command-line tools share: one-line errors, flag parsing, help.
 
 Bad flags, data or configs exit with status 2 and one line `error: ...`.
 """
 
 import sys
 
+from absl import app
 from absl import flags
 
 USAGE_EXIT_CODE = 2
@@ -25,6 +26,26 @@ def parse_flags(argv):
         return flags.FLAGS(argv)
     except flags.Error as error:
         fail(str(error).splitlines()[0])
+
+
+def run_main(main, flags_parser=parse_flags, argv=None):
+    """`app.run(main)` whose `--help` prints the docstring and key flags of
+    `main`'s module and exits 0 (absl's exits 1 and, from a console script,
+    shows neither)."""
+    argv = sys.argv if argv is None else argv
+    if any(arg in ("-h", "-?", "--help", "--helpshort") for arg in argv[1:]):
+        print(_help(main))
+        return
+    app.run(main, argv=argv, flags_parser=flags_parser)
+
+
+def _help(main):
+    module = sys.modules[main.__module__]
+    # absl files the flags of the `python -m` module under sys.argv[0].
+    name = sys.argv[0] if module.__name__ == "__main__" else module.__name__
+    flag_help = flags.FLAGS.module_help(name)
+    return (module.__doc__ or "").strip() + (f"\n\nflags:\n{flag_help}"
+                                             if flag_help else "")
 
 
 def reject_extra_arguments(argv):

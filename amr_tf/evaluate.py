@@ -10,7 +10,6 @@ The FID feature classifier is trained on the run's dataset the first time
 and cached under --classifier_dir.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -84,7 +83,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Train AMR, ARAE or ACAI: `python -m amr_tf.train --flagfile=configs/X.cfg`.
+"""Train AMR, ARAE or ACAI: `amr-train --config=NAME` (a packaged config) or
+`python -m amr_tf.train --flagfile=configs/NAME.cfg`.
 
 Re-running the same command resumes from the last checkpoint in --model_dir.
 Bad flags or data exit with status 2 and a one-line `error: ...` message
@@ -7,15 +8,21 @@ NaN/Inf loss (with --on_nonfinite=stop) or a checkpoint that cannot be
 written exits with 1 and a one-line message; the last checkpoint is kept.
 """
 
-from absl import app
+from absl import flags
 from absl import logging
 
 from amr_tf import cli
+from amr_tf import configs
 from amr_tf import flags as train_flags
 from amr_tf import loop
 from amr_tf import training
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
+
+flags.DEFINE_string("config", None,
+                    "A packaged config to start from, like --flagfile (later "
+                    f"flags win): one of {', '.join(configs.names())}.")
+flags.adopt_module_key_flags(train_flags)  # --help lists them.
 
 
 def main(argv):
@@ -47,8 +54,17 @@ def main(argv):
               f"amr_tf.serving.server --model_base_path={config.export_path})")
 
 
+def parse_flags(argv):
+    """`cli.parse_flags` with each `--config=NAME` expanded to its flagfile."""
+    try:
+        argv = configs.expand(argv)
+    except UsageError as error:
+        cli.fail(error)
+    return cli.parse_flags(argv)
+
+
 def run():
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main, parse_flags)
 
 
 if __name__ == "__main__":

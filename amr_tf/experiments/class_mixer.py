@@ -21,7 +21,6 @@ import itertools
 import os
 
 import numpy as np
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -37,6 +36,7 @@ from amr_tf.experiments import figures
 
 FIGURE_PAIRS = 4
 
+flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
 
 
@@ -165,4 +165,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)

@@ -1,7 +1,7 @@
 """What every experiment shares: its flags, training its runs, tables.
 
-An experiment is a list of `Run`s (training flags on top of a config under
-configs/), trained one after another into `output_dir/<run name>` with
+An experiment is a list of `Run`s (training flags on top of a packaged
+config, `amr_tf.configs`), trained one after another into `output_dir/<run name>` with
 `training.train` (so an interrupted experiment resumes where it stopped and
 a finished run is not retrained), then evaluated with `amr_tf.eval`.
 
@@ -13,13 +13,13 @@ experiment's to set.
 import dataclasses
 import json
 import os
-import pathlib
 import time
 
 import numpy as np
 from absl import flags
 
 from amr_tf import cli
+from amr_tf import configs
 from amr_tf import flags as train_flags
 from amr_tf import inference
 from amr_tf import restore
@@ -28,7 +28,6 @@ from amr_tf import visualize
 from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 
-CONFIG_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
 RESULTS_FILE = "results.json"
 # Seconds a run has spent training, over every resume.
 TIMING_FILE = "train_seconds.txt"
@@ -109,12 +108,8 @@ def method_runs(methods, base_args, seeds):
 
 
 def config_flag(name):
-    """`--flagfile=` for configs/<name>.cfg."""
-    path = CONFIG_DIR / f"{name}.cfg"
-    if not path.is_file():
-        raise UsageError(f"{path} does not exist: run experiments from a "
-                         "checkout of the repository")
-    return f"--flagfile={path}"
+    """`--flagfile=` for the packaged config `name`."""
+    return f"--flagfile={configs.path(name)}"
 
 
 def overrides_from_command_line():

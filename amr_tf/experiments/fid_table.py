@@ -21,7 +21,6 @@ import dataclasses
 import os
 
 import numpy as np
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -46,8 +45,9 @@ COLUMNS = {
 }
 TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
 
-flags.DEFINE_string("config", "shapes", "Config under configs/ to train on.")
+flags.DEFINE_string("config", "shapes", "Packaged config to train on.")
 
+flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
 
 
@@ -157,4 +157,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)

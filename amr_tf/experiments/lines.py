@@ -14,7 +14,6 @@ import dataclasses
 import os
 
 import numpy as np
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -34,6 +33,7 @@ BENCHMARK_FLAGS = ("--recon_loss=l2",)
 QUICK_FLAGS = ("--image_size=16", "--n_critic=1", "--batch_size=32",
                "--learning_rate=5e-4", "--steps=1500", "--log_every=100")
 
+flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
 
 
@@ -119,4 +119,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)

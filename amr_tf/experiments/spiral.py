@@ -17,7 +17,6 @@ import os
 
 import keras
 import numpy as np
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -41,6 +40,7 @@ flags.DEFINE_float("epsilon", 0.05,
                    "Distance to the noiseless spiral that counts as on it "
                    "(the data's noise std is 0.02).")
 
+flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
 
 
@@ -181,4 +181,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=cli.parse_flags)
+    cli.run_main(main)

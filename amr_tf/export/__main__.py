@@ -7,7 +7,6 @@ writes `<export_base>/<version>/` (version: the training step unless
 versions are never overwritten; a failed export leaves no version folder.
 """
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -15,8 +14,8 @@ from amr_tf import export as export_lib
 from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
+from amr_tf.cli import run_main
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
 
@@ -31,11 +30,11 @@ def main(argv):
     if not values["model_dir"].present:
         fail("--model_dir is required: the folder of a training run")
     try:
-        run = restore.load_trained(values.model_dir)
-        export_base = values.export_base or run.config.export_path
+        restored = restore.load_trained(values.model_dir)
+        export_base = values.export_base or restored.config.export_path
         path = export_lib.export_saved_model(
-            run.model, run.config, run.info, export_base,
-            values.export_version, run.flag_text)
+            restored.model, restored.config, restored.info, export_base,
+            values.export_version, restored.flag_text)
     except UsageError as error:
         fail(error)
     except WriteError as error:
@@ -45,5 +44,10 @@ def main(argv):
     print(f"  serve:      python -m amr_tf.serving.server --model_base_path={export_base}")
 
 
+def run():
+    """The `amr-export` console script."""
+    run_main(main)
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    run()

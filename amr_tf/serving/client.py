@@ -19,7 +19,6 @@ import urllib.request
 import grpc
 import numpy as np
 import tensorflow as tf
-from absl import app
 from absl import flags
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
@@ -28,8 +27,8 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from amr_tf import visualize
 from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
+from amr_tf.cli import run_main
 from amr_tf.errors import UsageError
 from amr_tf.serving import contract
 from amr_tf.serving.service import SIGNATURE_DEF_FIELD
@@ -326,6 +325,11 @@ def main(argv):
     print(f"Wrote {values.output} ({len(images)} image(s) of {shape})")
 
 
-if __name__ == "__main__":
+def run():
+    """The `amr-client` console script."""
     _define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()

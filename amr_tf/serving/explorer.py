@@ -34,13 +34,12 @@ import pathlib
 import threading
 import urllib.parse
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
+from amr_tf.cli import run_main
 from amr_tf.errors import UsageError
 from amr_tf.export.saved_model import METADATA_ASSET
 from amr_tf.export.saved_model import read_metadata
@@ -393,7 +392,7 @@ def main(argv):
 def run():
     """The `amr-explorer` console script."""
     _define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,14 @@ import concurrent.futures
 import threading
 
 import grpc
-from absl import app
 from absl import flags
 from absl import logging
 from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from amr_tf.cli import fail
-from amr_tf.cli import parse_flags
 from amr_tf.cli import reject_extra_arguments
+from amr_tf.cli import run_main
 from amr_tf.serving.predict import PREDICT_METHOD_NAME
 from amr_tf.serving.predict import RequestError
 from amr_tf.serving.repository import ModelRepository
@@ -202,6 +201,11 @@ def main(argv):
         server.stop(grace=1.0)
 
 
-if __name__ == "__main__":
+def run():
+    """The `amr-serve` console script."""
     _define_flags()
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,49 @@
+"""The packaged flagfiles, found by name: `--config=shapes` is this folder's
+`shapes.cfg` (the repository's `configs/` links here)."""
+
+import pathlib
+
+from amr_tf.errors import UsageError
+
+CONFIG_DIR = pathlib.Path(__file__).parent
+SUFFIX = ".cfg"
+
+
+def names():
+    """The packaged config names, sorted."""
+    return sorted(path.stem for path in CONFIG_DIR.glob(f"*{SUFFIX}"))
+
+
+def path(name):
+    """The flagfile of config `name`.
+
+    Raises:
+        UsageError: no packaged config has that name.
+    """
+    if name not in names():
+        raise UsageError(f"unknown config {name!r}; choose one of "
+                         f"{', '.join(names())}")
+    return CONFIG_DIR / f"{name}{SUFFIX}"
+
+
+def expand(argv):
+    """`argv` with `--flagfile=PATH` after each `--config=NAME` (or
+    `--config NAME`), so flags after it win, as with --flagfile.
+
+    Raises:
+        UsageError: an unknown config name.
+    """
+    expanded = []
+    args = iter(argv)
+    for arg in args:
+        expanded.append(arg)
+        if arg == "--config":
+            arg = next(args, "")
+            expanded.append(arg)
+            name = arg
+        elif arg.startswith("--config="):
+            name = arg.removeprefix("--config=")
+        else:
+            continue
+        expanded.append(f"--flagfile={path(name)}")
+    return expanded
