@@ -31,7 +31,6 @@ import http.server
 import json
 import os
 import pathlib
-import threading
 import urllib.parse
 
 from absl import flags
@@ -44,6 +43,7 @@ from amr_tf.errors import UsageError
 from amr_tf.export.saved_model import METADATA_ASSET
 from amr_tf.export.saved_model import read_metadata
 from amr_tf.serving import contract
+from amr_tf.serving.background import BackgroundHTTPServer
 from amr_tf.serving.client import RestClient
 from amr_tf.serving.client import ServingError
 from amr_tf.serving.client import decode_image
@@ -224,7 +224,7 @@ def _too_large(name, size, limit):
             f"{limit / 2**20:g} MiB")
 
 
-class ExplorerServer:
+class ExplorerServer(BackgroundHTTPServer):
     """The page and its API on `host:port` (loopback by default), in a
     daemon thread; `port` 0 picks a free one (see `self.port`).
 
@@ -233,34 +233,22 @@ class ExplorerServer:
     """
 
     def __init__(self, explorer, host="127.0.0.1", port=8080):
-        try:
-            self._httpd = http.server.ThreadingHTTPServer((host, port),
-                                                          _Handler)
-        except OSError:
-            raise OSError(f"cannot bind {host}:{port}") from None
-        self._httpd.daemon_threads = True
-        self._httpd.explorer = explorer
-        self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        daemon=True)
+        super().__init__(lambda address: _ExplorerHTTPServer(address, explorer),
+                         host, port)
 
     @property
     def url(self):
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{self.address}/"
 
-    def start(self):
-        self._thread.start()
-        return self
 
-    def wait(self):
-        self._thread.join()
+class _ExplorerHTTPServer(http.server.ThreadingHTTPServer):
+    """A thread per connection, answered by `explorer`."""
 
-    def stop(self):
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
+    daemon_threads = True
+
+    def __init__(self, address, explorer):
+        self.explorer = explorer
+        super().__init__(address, _Handler)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -38,6 +38,7 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from amr_tf.serving import contract
+from amr_tf.serving.background import BackgroundHTTPServer
 from amr_tf.serving.predict import RequestError
 from amr_tf.serving.predict import invalid
 from amr_tf.serving.service import SIGNATURE_DEF_FIELD
@@ -93,7 +94,7 @@ FLOAT_TYPES = {
 }
 
 
-class RestServer:
+class RestServer(BackgroundHTTPServer):
     """TF Serving's REST API on `host:port`, answered by `core`.
 
     Args:
@@ -109,31 +110,9 @@ class RestServer:
 
     def __init__(self, core, host="127.0.0.1", port=8501, max_workers=16,
                  max_body_bytes=MAX_BODY_BYTES):
-        try:
-            self._httpd = _HTTPServer((host, port), core, max_workers,
-                                      max_body_bytes)
-        except OSError:
-            raise OSError(f"cannot bind {host}:{port}") from None
-        self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        daemon=True)
-
-    @property
-    def address(self):
-        return f"{self.host}:{self.port}"
-
-    def start(self):
-        """Serves in a daemon thread."""
-        self._thread.start()
-        return self
-
-    def stop(self):
-        """Stops accepting requests; requests being answered finish."""
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
+        super().__init__(
+            lambda address: _HTTPServer(address, core, max_workers,
+                                        max_body_bytes), host, port)
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
