@@ -57,19 +57,20 @@ def rss_bytes(pid):
 
 
 def mix_concurrently(server, images_a, images_b, alphas, requests,
-                     model_name="amr", client_class=ServingClient):
+                     model_name="amr", client_class=ServingClient,
+                     timeout=30.0):
     """Load: one client per alpha, all at once, each on its own channel.
 
     Client i (a `client_class`: `ServingClient` or `RestClient`) sends
     `requests` sequential `mix(images_a, images_b, alphas[i])` calls, each
-    with the client's deadline.
+    with a deadline of `timeout` seconds.
 
     Returns:
         Per client, a list per request of `(seconds, images or the error)`:
         a `grpc.RpcError` or a `ServingError`.
     """
     def session(alpha):
-        client = client_class(server, model_name)
+        client = client_class(server, model_name, timeout=timeout)
         results = []
         try:
             for _ in range(requests):
