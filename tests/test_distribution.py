@@ -9,9 +9,12 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -246,37 +249,57 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0)):
-    """Runs `MULTI_WORKER_FLAGS` as a cluster of two worker processes
-    (TF_CONFIG on loopback ports); worker i raises SIGTERM in itself when
-    iteration `sigterm_at[i]` ends (0: never).
+def _start_cluster(tmp_path, name, commands):
+    """Starts one worker process per argv of `commands`, as one cluster
+    (TF_CONFIG on loopback ports).
 
-    Returns each worker's result: iterations, preempted and its weights.
+    Returns the processes and the files their output goes to (a pipe that
+    nobody reads could fill and stall a worker): `<name>_worker<i>.log`.
     """
-    cluster = {"worker": [f"localhost:{_free_port()}" for _ in range(2)]}
-    outputs = [tmp_path / f"{model_dir.name}_worker{index}.npz"
-               for index in range(2)]
-    workers = []
-    for index in range(2):
+    cluster = {"worker": [f"localhost:{_free_port()}" for _ in commands]}
+    workers, log_paths = [], []
+    for index, command in enumerate(commands):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
                "TMPDIR": str(tmp_path),
                "TF_CONFIG": json.dumps({"cluster": cluster,
                                         "task": {"type": "worker",
                                                  "index": index}})}
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(outputs[index]),
-             str(sigterm_at[index]), *MULTI_WORKER_FLAGS,
-             f"--model_dir={model_dir}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True))
+        log_paths.append(tmp_path / f"{name}_worker{index}.log")
+        with open(log_paths[-1], "w") as log:
+            workers.append(subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT))
+    return workers, log_paths
+
+
+def _wait_for_cluster(workers, log_paths):
+    """Waits for the workers to end; returns their output, asserting that
+    each exited with status 0."""
     try:
-        logs = [worker.communicate(timeout=WORKER_SECONDS)[0]
-                for worker in workers]
+        for worker in workers:
+            worker.wait(timeout=WORKER_SECONDS)
     finally:
         for worker in workers:
             worker.kill()
+    logs = [path.read_text() for path in log_paths]
     for worker, log in zip(workers, logs):
         assert worker.returncode == 0, log[-3000:]
+    return logs
+
+
+def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0)):
+    """Trains `MULTI_WORKER_FLAGS` on a cluster of two worker processes;
+    worker i raises SIGTERM in itself when iteration `sigterm_at[i]` ends
+    (0: never).
+
+    Returns each worker's result: iterations, preempted and its weights.
+    """
+    outputs = [tmp_path / f"{model_dir.name}_worker{index}.npz"
+               for index in range(2)]
+    _wait_for_cluster(*_start_cluster(tmp_path, model_dir.name, [
+        [sys.executable, "-c", WORKER, str(output), str(iteration),
+         *MULTI_WORKER_FLAGS, f"--model_dir={model_dir}"]
+        for output, iteration in zip(outputs, sigterm_at)]))
     return [dict(np.load(output)) for output in outputs]
 
 
@@ -357,6 +380,33 @@ def test_sigterm_to_one_worker_stops_both_at_one_checkpoint_then_resumes(
     _, uninterrupted = uninterrupted_cluster
     for result in resumed:
         _assert_same_weights(result, uninterrupted[0])
+
+
+def test_sigterm_to_one_worker_of_the_cli_exits_every_worker_with_0(tmp_path):
+    """`python -m amr_tf.train` on two workers, SIGTERM sent to the
+    non-chief one once checkpoint 4 exists: both print that they stopped
+    after the same iteration N, exit 0, and checkpoint N is the latest."""
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "amr_tf.train", *MULTI_WORKER_FLAGS,
+               "--steps=100000", f"--model_dir={model_dir}"]
+    workers, log_paths = _start_cluster(tmp_path, "cli", [command, command])
+    index = model_dir / "checkpoints" / "ckpt-4.index"
+    deadline = time.monotonic() + WORKER_SECONDS
+    while not index.exists():
+        assert all(worker.poll() is None for worker in workers), (
+            log_paths[0].read_text()[-3000:])
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.01)
+    workers[1].send_signal(signal.SIGTERM)
+    logs = _wait_for_cluster(workers, log_paths)
+
+    stopped = [re.findall(r"^Stopped by SIGTERM after iteration (\d+);", log,
+                          re.MULTILINE) for log in logs]
+    assert [len(lines) for lines in stopped] == [1, 1], logs[0][-3000:]
+    iteration = int(stopped[0][0])
+    assert stopped[1] == stopped[0] and iteration >= 4
+    latest = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
+    assert latest.endswith(f"ckpt-{iteration}")
 
 
 # ------------------------------------------------------- mixed precision
@@ -486,3 +536,4 @@ def test_jit_compile_gives_the_losses_and_weights_of_graph_mode():
         np.testing.assert_allclose(xla_losses[name], value, rtol=1e-4,
                                    err_msg=name)
     assert _max_difference(xla_weights, graph_weights) < 1e-4
+
