@@ -80,6 +80,23 @@ def spans_workers(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def any_worker(strategy):
+    """A function(flag: bool) -> bool, True on every worker when any worker
+    passed True.
+
+    Each call is one all-reduce over the replicas of `strategy` (a collective
+    that every worker joins), so all workers must call it at the same point of
+    their programs, as they call a training step.
+    """
+
+    @tf.function
+    def count(flag):
+        flags = strategy.run(lambda: tf.cast(flag, tf.float32))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None)
+
+    return lambda flag: bool(count(tf.constant(flag)) > 0)
+
+
 @contextlib.contextmanager
 def dtype_policy(name):
     """Sets Keras's global dtype policy `name` inside the block.

@@ -7,7 +7,8 @@ block. Around that loop:
 
 - SIGTERM (a scheduler's preemption notice) ends the current iteration, saves
   a checkpoint of it and returns with `preempted=True`; re-running the same
-  command resumes there.
+  command resumes there. Across the workers of a cluster, SIGTERM to any of
+  them stops all of them after the same iteration, with one checkpoint.
 - After every iteration the logged loss terms are checked. A NaN or Inf
   either stops training (`on_nonfinite="stop"`, raising
   `NonFiniteLossError` naming the iteration and the terms) or restores the
@@ -29,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from amr_tf import distribution
 from amr_tf.errors import WriteError
 from amr_tf.errors import write_failure_reason
 
@@ -118,14 +120,14 @@ class Checkpoints:
 
 
 @contextlib.contextmanager
-def sigterm_requests(enabled=True):
+def sigterm_requests():
     """Yields a `threading.Event` set by SIGTERM while the block runs.
 
-    The handler is only installed from the main thread (Python's rule) and
-    when `enabled`; otherwise SIGTERM keeps its usual effect.
+    The handler is only installed from the main thread (Python's rule);
+    elsewhere SIGTERM keeps its usual effect.
     """
     requested = threading.Event()
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield requested
         return
     previous = signal.signal(signal.SIGTERM, lambda *_: requested.set())
@@ -135,9 +137,29 @@ def sigterm_requests(enabled=True):
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def preemption_requests(strategy):
+    """Yields a function() -> bool: whether SIGTERM asks training to stop.
+
+    In one process: whether it got SIGTERM while the block ran. Across the
+    workers of `strategy` (`distribution.spans_workers`): whether any of them
+    did. That answer is an all-reduce, so every worker asks it after every
+    iteration and all of them get the same answer after the same iteration.
+    (`tf.distribute.experimental.PreemptionCheckpointHandler` agrees through
+    the coordination service instead, but it queries the GCE metadata server
+    when created, does nothing on GCE CPU VMs, adds a variable of its own to
+    the checkpoint and restores checkpoints itself.)
+    """
+    with sigterm_requests() as sigterm:
+        if distribution.spans_workers(strategy):
+            any_worker = distribution.any_worker(strategy)
+            yield lambda: any_worker(sigterm.is_set())
+        else:
+            yield sigterm.is_set
+
+
 def run(model, make_iterator, checkpoints, *, steps, log_every,
-        on_nonfinite="stop", max_rollbacks=3, callbacks=(), verbose=1,
-        handle_sigterm=True):
+        on_nonfinite="stop", max_rollbacks=3, callbacks=(), verbose=1):
     """Trains `model` from its current iteration to `steps`.
 
     Args:
@@ -153,7 +175,6 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
         callbacks: Keras callbacks, called as by `fit` with one epoch per
             block.
         verbose: Keras progress bar verbosity (0, 1 or 2).
-        handle_sigterm: whether SIGTERM stops training with a checkpoint.
 
     Raises:
         NonFiniteLossError: a loss became NaN/Inf and the policy (or the
@@ -177,7 +198,7 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
     rollbacks_in_a_row = 0
     logs = {}
     callback_list.on_train_begin()
-    with sigterm_requests(handle_sigterm) as sigterm:
+    with preemption_requests(model.distribute_strategy) as preempted:
         while done < steps and not result.preempted:
             block = done // log_every
             block_end = min((block + 1) * log_every, steps)
@@ -203,8 +224,8 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
                 done += 1
                 callback_list.on_train_batch_end(done - 1 - block * log_every,
                                                  logs)
-                if sigterm.is_set() or model.stop_training:
-                    result.preempted = sigterm.is_set()
+                result.preempted = preempted()
+                if result.preempted or model.stop_training:
                     break
             else:
                 callback_list.on_epoch_end(block, _block_logs(model))

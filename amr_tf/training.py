@@ -383,8 +383,6 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
             on_nonfinite=config.on_nonfinite,
             max_rollbacks=config.max_rollbacks,
             verbose=1 if sys.stdout.isatty() else 2,
-            # Workers of a cluster would stop at different iterations.
-            handle_sigterm=not distribution.spans_workers(strategy),
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
             ] + ([callbacks_lib.Summaries(

@@ -9,9 +9,12 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -204,25 +207,40 @@ def test_input_pipeline_gives_each_replica_its_share(two_replicas):
 
 # ---------------------------------------------------------- multi-worker
 WORKER = r"""
+import signal
 import sys
+import keras
 import numpy as np
 from amr_tf import flags as train_flags
 from amr_tf import training
 
-train_flags.FLAGS(["worker", *sys.argv[2:]])
+output, sigterm_at = sys.argv[1], int(sys.argv[2])
+
+
+class SigtermAt(keras.callbacks.Callback):
+    # Raises SIGTERM in this worker when iteration `sigterm_at` ends.
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.completed_iterations() == sigterm_at:
+            signal.raise_signal(signal.SIGTERM)
+
+
+train_flags.FLAGS(["worker", *sys.argv[3:]])
 result = training.train(train_flags.config_from_flags(),
-                         flag_text=train_flags.serialize())
+                         flag_text=train_flags.serialize(),
+                         callbacks=[SigtermAt()])
 model = result.model
 variables = (model.encoder.variables + model.decoder.variables
              + model.discriminator.variables)
-np.savez(sys.argv[1], iterations=model.completed_iterations(),
+np.savez(output, iterations=model.completed_iterations(),
+         preempted=result.preempted,
          **{str(index): v.numpy() for index, v in enumerate(variables)})
 """
 MULTI_WORKER_FLAGS = [
     "--dataset=spiral", "--arch=mlp", "--num_examples=64", "--width=8",
     "--depth=1", "--latent_channels=2", "--batch_size=8", "--n_critic=1",
-    "--steps=2", "--log_every=2", "--strategy=multi_worker",
+    "--steps=8", "--log_every=4", "--strategy=multi_worker",
 ]
+WORKER_SECONDS = 300
 
 
 def _free_port():
@@ -231,45 +249,99 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
-    """Two worker processes (TF_CONFIG on loopback ports) train the spiral
-    MLP for 2 iterations: both end with the same weights, the chief alone
-    writes the checkpoint, and it restores on one device."""
-    model_dir = tmp_path / "run"
-    cluster = {"worker": [f"localhost:{_free_port()}" for _ in range(2)]}
-    workers = []
-    for index in range(2):
+def _start_cluster(tmp_path, name, commands):
+    """Starts one worker process per argv of `commands`, as one cluster
+    (TF_CONFIG on loopback ports).
+
+    Returns the processes and the files their output goes to (a pipe that
+    nobody reads could fill and stall a worker): `<name>_worker<i>.log`.
+    """
+    cluster = {"worker": [f"localhost:{_free_port()}" for _ in commands]}
+    workers, log_paths = [], []
+    for index, command in enumerate(commands):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
                "TMPDIR": str(tmp_path),
                "TF_CONFIG": json.dumps({"cluster": cluster,
                                         "task": {"type": "worker",
                                                  "index": index}})}
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(tmp_path / f"worker{index}.npz"),
-             *MULTI_WORKER_FLAGS, f"--model_dir={model_dir}"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True))
+        log_paths.append(tmp_path / f"{name}_worker{index}.log")
+        with open(log_paths[-1], "w") as log:
+            workers.append(subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT))
+    return workers, log_paths
+
+
+def _wait_for_cluster(workers, log_paths):
+    """Waits for the workers to end; returns their output, asserting that
+    each exited with status 0."""
     try:
-        outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+        for worker in workers:
+            worker.wait(timeout=WORKER_SECONDS)
     finally:
         for worker in workers:
             worker.kill()
-    for worker, output in zip(workers, outputs):
-        assert worker.returncode == 0, output[-3000:]
+    logs = [path.read_text() for path in log_paths]
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 0, log[-3000:]
+    return logs
 
-    weights = [dict(np.load(tmp_path / f"worker{index}.npz")) for index in range(2)]
-    assert weights[0]["iterations"] == weights[1]["iterations"] == 2
-    assert weights[0].keys() == weights[1].keys()
-    for name in weights[0]:
-        np.testing.assert_array_equal(weights[0][name], weights[1][name], name)
+
+def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0)):
+    """Trains `MULTI_WORKER_FLAGS` on a cluster of two worker processes;
+    worker i raises SIGTERM in itself when iteration `sigterm_at[i]` ends
+    (0: never).
+
+    Returns each worker's result: iterations, preempted and its weights.
+    """
+    outputs = [tmp_path / f"{model_dir.name}_worker{index}.npz"
+               for index in range(2)]
+    _wait_for_cluster(*_start_cluster(tmp_path, model_dir.name, [
+        [sys.executable, "-c", WORKER, str(output), str(iteration),
+         *MULTI_WORKER_FLAGS, f"--model_dir={model_dir}"]
+        for output, iteration in zip(outputs, sigterm_at)]))
+    return [dict(np.load(output)) for output in outputs]
+
+
+def _weights_of(result):
+    return {name: value for name, value in result.items()
+            if name not in ("iterations", "preempted")}
+
+
+def _assert_same_weights(first, second):
+    first, second = _weights_of(first), _weights_of(second)
+    assert first.keys() == second.keys()
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], name)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_cluster(tmp_path_factory):
+    """Two workers training `MULTI_WORKER_FLAGS` without a stop: the model
+    dir and each worker's result."""
+    tmp_path = tmp_path_factory.mktemp("cluster")
+    model_dir = tmp_path / "run"
+    return model_dir, _train_on_two_workers(tmp_path, model_dir)
+
+
+def test_two_workers_train_in_step_and_only_the_chief_writes(
+        uninterrupted_cluster):
+    """Two worker processes train the spiral MLP: both end with the same
+    weights, the chief alone writes the checkpoints, and they restore on one
+    device."""
+    model_dir, results = uninterrupted_cluster
+    assert [result["iterations"] for result in results] == [8, 8]
+    assert not any(result["preempted"] for result in results)
+    _assert_same_weights(results[0], results[1])
 
     # One writer: one checkpoint series, one event file, nothing left by
     # the other worker's saves.
     assert sorted(os.listdir(model_dir / "checkpoints")) == [
-        "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
+        "checkpoint", "ckpt-4.data-00000-of-00001", "ckpt-4.index",
+        "ckpt-8.data-00000-of-00001", "ckpt-8.index"]
     assert len(os.listdir(model_dir / "tensorboard")) == 1
     assert "--strategy=multi_worker" in (model_dir / "flags.txt").read_text()
-    assert not list(tmp_path.glob("amr_worker_*"))
+    assert not list(model_dir.parent.glob("amr_worker_*"))
 
     # The checkpoint of 2 replicas restores into a one-device model rebuilt
     # from the run's flags.txt.
@@ -280,9 +352,61 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path):
         model, tf.train.latest_checkpoint(model_dir / "checkpoints"))
     restored = (model.encoder.variables + model.decoder.variables
                 + model.discriminator.variables)
-    assert model.completed_iterations() == 2
+    assert model.completed_iterations() == 8
     for index, variable in enumerate(restored):
-        np.testing.assert_array_equal(variable.numpy(), weights[0][str(index)])
+        np.testing.assert_array_equal(variable.numpy(), results[0][str(index)])
+
+
+def test_sigterm_to_one_worker_stops_both_at_one_checkpoint_then_resumes(
+        uninterrupted_cluster, tmp_path):
+    """SIGTERM to the non-chief worker after iteration 3 (inside the first
+    block of 4): both workers stop after iteration 3 and exit 0, the chief
+    saves checkpoint 3 alone, and re-running the cluster reaches iteration 8
+    with the weights of the run that was never stopped."""
+    model_dir = tmp_path / "run"
+    stopped = _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 3))
+    assert [result["iterations"] for result in stopped] == [3, 3]
+    assert all(result["preempted"] for result in stopped)
+    _assert_same_weights(stopped[0], stopped[1])
+    assert sorted(os.listdir(model_dir / "checkpoints")) == [
+        "checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
+    reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
+    assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
+    assert not (model_dir / training.POINT_MIXES_FIGURE).exists()
+    assert not list(tmp_path.glob("amr_worker_*"))
+
+    resumed = _train_on_two_workers(tmp_path, model_dir)
+    assert [result["iterations"] for result in resumed] == [8, 8]
+    _, uninterrupted = uninterrupted_cluster
+    for result in resumed:
+        _assert_same_weights(result, uninterrupted[0])
+
+
+def test_sigterm_to_one_worker_of_the_cli_exits_every_worker_with_0(tmp_path):
+    """`python -m amr_tf.train` on two workers, SIGTERM sent to the
+    non-chief one once checkpoint 4 exists: both print that they stopped
+    after the same iteration N, exit 0, and checkpoint N is the latest."""
+    model_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "amr_tf.train", *MULTI_WORKER_FLAGS,
+               "--steps=100000", f"--model_dir={model_dir}"]
+    workers, log_paths = _start_cluster(tmp_path, "cli", [command, command])
+    index = model_dir / "checkpoints" / "ckpt-4.index"
+    deadline = time.monotonic() + WORKER_SECONDS
+    while not index.exists():
+        assert all(worker.poll() is None for worker in workers), (
+            log_paths[0].read_text()[-3000:])
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.01)
+    workers[1].send_signal(signal.SIGTERM)
+    logs = _wait_for_cluster(workers, log_paths)
+
+    stopped = [re.findall(r"^Stopped by SIGTERM after iteration (\d+);", log,
+                          re.MULTILINE) for log in logs]
+    assert [len(lines) for lines in stopped] == [1, 1], logs[0][-3000:]
+    iteration = int(stopped[0][0])
+    assert stopped[1] == stopped[0] and iteration >= 4
+    latest = tf.train.latest_checkpoint(str(model_dir / "checkpoints"))
+    assert latest.endswith(f"ckpt-{iteration}")
 
 
 # ------------------------------------------------------- mixed precision
@@ -412,3 +536,4 @@ def test_jit_compile_gives_the_losses_and_weights_of_graph_mode():
         np.testing.assert_allclose(xla_losses[name], value, rtol=1e-4,
                                    err_msg=name)
     assert _max_difference(xla_weights, graph_weights) < 1e-4
+
