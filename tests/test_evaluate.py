@@ -132,7 +132,8 @@ def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
 
 
 def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
-    groups = {"amr": ([1.0, 2.0], [3.0, 4.0]), "arae": ([2.0, 2.5], [3.5, 5.0])}
+    groups = {"amr": ([1.0, 2.0], [3.0, 4.0], [5.0, 7.0]),
+              "arae": ([2.0, 2.5], [3.5, 5.0], [6.0, 6.0])}
     dirs = {}
     for name, seeds in groups.items():
         dirs[name] = []
@@ -144,10 +145,11 @@ def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
     result = run_module("amr_tf.aggregate", f"--model_dirs={','.join(dirs['amr'])}",
                         f"--against={','.join(dirs['arae'])}")
     assert result.returncode == 0, result.stderr[-2000:]
-    # Differences -1, -0.5, -0.5, -1: mean -0.75, sd 0.2887, t = -5.196.
+    # Seed means 1.5, 3.5, 6 vs 2.25, 4.25, 6: differences -0.75, -0.75, 0,
+    # mean -0.5, sd 0.433, t = -0.5 / (0.433 / sqrt(3)) = -2.
     assert result.stdout.strip() == (
-        "fid_mix: 2.5 ± 1.3 (n=4)  vs  3.25 ± 1.3 (n=4)  "
-        "(paired t = -5.2, p = 0.0138)")
+        "fid_mix: 3.667 ± 2.3 (n=3)  vs  4.167 ± 1.9 (n=3)  "
+        "(paired t-test over 3 seeds: t = -2, p = 0.184)")
     missing = run_module("amr_tf.aggregate", f"--model_dirs={tmp_path}")
     assert missing.returncode == 2
     assert "metrics.json does not exist" in missing.stderr.strip().splitlines()[-1]

@@ -18,6 +18,7 @@ from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
+from amr_tf.eval import spiral_mixes
 from amr_tf.errors import UsageError
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
@@ -183,12 +184,8 @@ def _lines(restored, settings):
 
 def _spiral(restored, settings):
     inputs = _held_out(restored, settings)["inputs"]
-    points = inference.random_mixes(restored.model, inputs, settings.seed)
-    epsilon = settings.spiral_epsilon
-    return {
-        "on_manifold_fraction": mixes.on_manifold_fraction(points, epsilon),
-        "data_on_manifold_fraction": mixes.on_manifold_fraction(inputs, epsilon),
-    }
+    return spiral_mixes.spiral_report(restored.model, inputs,
+                                      settings.spiral_epsilon, settings.seed)
 
 
 def _mix_attributes(restored, settings):
@@ -216,8 +213,10 @@ def _mix_attributes(restored, settings):
 
 def _consistency(restored, settings):
     inputs = _held_out(restored, settings)["inputs"]
-    return {"mixing_consistency": mixes.mixing_consistency(
-        restored.model, inputs, settings.seed, restored.config.recon_loss)}
+    args = (restored.model, inputs, settings.seed, restored.config.recon_loss)
+    return {"mixing_consistency": mixes.mixing_consistency(*args),
+            "relative_mixing_consistency":
+                mixes.relative_mixing_consistency(*args)}
 
 
 _MEASURES = {
