@@ -8,6 +8,7 @@ import pytest
 import scipy.linalg
 import threadpoolctl
 
+from amr_tf import data
 from amr_tf import mixers
 from amr_tf.data import DataConfig
 from amr_tf.data import get_info
@@ -19,6 +20,7 @@ from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
 from amr_tf.eval import spiral_mixes
+from amr_tf.eval import sprites
 from amr_tf.eval import summary
 
 
@@ -334,3 +336,35 @@ def test_pool_averages_each_run_first_and_keeps_run_order():
     assert std == pytest.approx(np.std([1.5, 4.0], ddof=1))
     assert summary.format_value([1.0, 3.0]) == "2 ± 1.4 (n=2)"
     assert summary.format_value(0.123456) == "0.1235"
+
+
+# ------------------------------------------------------------ sprites
+def _sprite_image(size=16, squares=(), value=1.0):
+    """A dark [-1, 1] image with a red square of HSV `value` per (row, col, side)."""
+    image = np.full((size, size, 3), 0.05)
+    for row, col, side in squares:
+        image[row:row + side, col:col + side] = (value, 0.0, 0.0)
+    return 2.0 * image - 1.0
+
+
+def test_one_sprite_needs_a_single_solid_blob_and_no_faded_ghost():
+    images = np.stack([
+        _sprite_image(squares=[(2, 2, 5)]),                  # One sprite.
+        _sprite_image(),                                      # Blank.
+        _sprite_image(squares=[(1, 1, 4), (10, 10, 4)]),      # Two sprites.
+        _sprite_image(squares=[(2, 2, 5)], value=0.55),       # One, faded.
+    ])
+    # A solid sprite with a faded second one beside it (a pixel mix).
+    ghosted = images[0].copy()
+    ghosted[10:14, 10:14] = 2.0 * np.array([0.4, 0.0, 0.0]) - 1.0
+    expected = [True, False, False, False, False]
+    np.testing.assert_array_equal(
+        sprites.shows_one_sprite(np.r_[images, ghosted[None]]), expected)
+    assert sprites.one_sprite_fraction(images[:2]) == 0.5
+
+
+def test_real_shapes_show_one_sprite_and_their_pixel_midpoints_do_not():
+    images = np.asarray(data.load(DataConfig("shapes", image_size=16),
+                                  "test").batch(64).take(1).get_single_element()["inputs"])
+    assert sprites.one_sprite_fraction(images) == 1.0
+    assert sprites.one_sprite_fraction(0.5 * (images[:32] + images[32:])) < 0.2

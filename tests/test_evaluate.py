@@ -104,8 +104,10 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
                  "reconstruction_attribute_accuracy"):
         assert np.isfinite(metrics[name]), name
     for name in ("linear_probe_accuracy", "clustering_accuracy",
-                 "mix_accuracy_all_attributes"):
+                 "mix_accuracy_all_attributes", "one_sprite_fraction",
+                 "pixel_one_sprite_fraction", "data_one_sprite_fraction"):
         assert 0.0 <= metrics[name] <= 1.0
+    assert metrics["relative_mixing_consistency"] > 0
     assert "fid_mix: " in result.stdout and " ± " in result.stdout
     assert f"Metrics written to {model_dir}/metrics.json" in result.stdout
 
@@ -124,7 +126,7 @@ def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
     restored = restore.load_trained(str(trained[0]))
     assert metrics_lib.applicable(restored) == [
         "fid", "linear_probe", "clustering", "latent_structure",
-        "mix_attributes", "consistency"]
+        "sprites", "mix_attributes", "consistency"]
     with pytest.raises(UsageError, match="metric lines does not apply"):
         metrics_lib.evaluate(restored, ["lines"])
     with pytest.raises(UsageError, match="unknown metric 'psnr'"):

@@ -13,16 +13,18 @@ import numpy as np
 from amr_tf import data as data_lib
 from amr_tf import inference
 from amr_tf import mixers as mixer_lib
+from amr_tf.data import pairs as data_pairs
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
 from amr_tf.eval import spiral_mixes
+from amr_tf.eval import sprites
 from amr_tf.errors import UsageError
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
-           "spiral", "mix_attributes", "consistency")
+           "spiral", "sprites", "mix_attributes", "consistency")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +73,8 @@ def applicable(restored):
         names.add("lines")
     if info.name == "spiral":
         names.add("spiral")
+    if info.name == "shapes":
+        names.add("sprites")
     if getattr(model, "class_mixer", None) is not None:
         names.add("mix_attributes")
     return [name for name in METRICS if name in names]
@@ -188,6 +192,27 @@ def _spiral(restored, settings):
                                       settings.spiral_epsilon, settings.seed)
 
 
+def _sprites(restored, settings):
+    """One-sprite share of decoded midpoints (alpha = 0.5, the model's own
+    mixer) of random held-out pairs, beside pixel midpoints (floor),
+    reconstructions and the data (ceiling)."""
+    examples = _held_out(restored, settings)
+    inputs, model = examples["inputs"], restored.model
+    first, second = data_pairs.pick_pairs(examples["label"], len(inputs),
+                                          settings.seed)
+    midpoints = inference.interpolate(model, inputs[first], inputs[second],
+                                      [0.5])[:, 0]
+    reconstructions = inference.decode(model, inference.encode(model, inputs))
+    return {
+        "one_sprite_fraction": sprites.one_sprite_fraction(midpoints),
+        "pixel_one_sprite_fraction": sprites.one_sprite_fraction(
+            0.5 * (inputs[first] + inputs[second])),
+        "reconstruction_one_sprite_fraction":
+            sprites.one_sprite_fraction(reconstructions),
+        "data_one_sprite_fraction": sprites.one_sprite_fraction(inputs),
+    }
+
+
 def _mix_attributes(restored, settings):
     classifier = classifier_lib.load_or_train(
         restored.config.data, restored.info, settings.classifier_dir,
@@ -226,6 +251,7 @@ _MEASURES = {
     "latent_structure": _latent_structure,
     "lines": _lines,
     "spiral": _spiral,
+    "sprites": _sprites,
     "mix_attributes": _mix_attributes,
     "consistency": _consistency,
 }

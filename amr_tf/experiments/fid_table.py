@@ -42,6 +42,13 @@ COLUMNS = {
     "clustering_accuracy": "clustering",
     "inter_cluster_distance": "t-SNE inter-cluster distance",
     "mixing_consistency": "mixing consistency",
+    "one_sprite_fraction": "midpoints showing one sprite",
+    "reconstruction_one_sprite_fraction": "reconstructions showing one sprite",
+}
+# Model-free references of the one-sprite share: metric -> what it scores.
+SPRITE_REFERENCES = {
+    "pixel_one_sprite_fraction": "pixel midpoints (floor)",
+    "data_one_sprite_fraction": "held-out images (ceiling)",
 }
 TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
 
@@ -122,6 +129,14 @@ def _table(pooled, seeds, settings):
              f"seed's value is its mean over {settings.resamples} sets of "
              f"random mixes (FID) or {settings.tsne_seeds} t-SNE seeds; "
              f"{settings.num_examples} held-out examples.")
+    references = next(iter(pooled.values()))  # Model-free: equal in every run.
+    if "pixel_one_sprite_fraction" in references:
+        shares = "; ".join(
+            f"{label} {summary.format_value(references[name], 3)}"
+            for name, label in SPRITE_REFERENCES.items() if name in references)
+        text += (" Midpoints: alpha = 0.5 with the model's own mixer, random "
+                 "held-out pairs across classes (amr_tf.eval.sprites). "
+                 f"One-sprite share of {shares}.")
     if BASELINE in pooled:
         tests = []
         for method, metrics in pooled.items():
