@@ -2,7 +2,8 @@
 
 Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
 each metric of SPEC §6 that applies (or those named by --metrics) and writes
-them to DIR/metrics.json. Metrics measured several times (FID over resamples
+them to DIR/metrics.json and to TensorBoard (DIR/tensorboard/eval, at the
+checkpoint's iteration); progress goes to stderr. Metrics measured several times (FID over resamples
 of mixes, t-SNE seeds) are printed as mean ± std and stored as lists; pool
 model seeds with `python -m amr_tf.aggregate`.
 
@@ -52,6 +53,7 @@ def settings_from_flags():
         classifier=classifier_lib.ClassifierSettings(steps=FLAGS.classifier_steps),
         tsne_seeds=FLAGS.tsne_seeds,
         tsne_examples=FLAGS.tsne_examples,
+        progress=True,
     )
 
 

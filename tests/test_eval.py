@@ -6,6 +6,7 @@ import types
 import numpy as np
 import pytest
 import scipy.linalg
+import tensorflow as tf
 import threadpoolctl
 
 from amr_tf import data
@@ -177,6 +178,21 @@ def test_paired_t_test_by_hand():
     assert summary.paired_t_test(a, [x - 10 for x in a])[0] == np.inf
     assert summary.paired_test(a, b) == (
         f"paired t-test over 4 seeds: t = {t:.3g}, p = {p:.3g}")
+
+
+def test_write_metrics_writes_json_and_a_tensorboard_scalar_per_metric(tmp_path):
+    metrics = {"iterations": 7, "fid_mix": [1.0, 3.0], "accuracy": 0.5,
+               "note": "text"}
+    path = summary.write_metrics(str(tmp_path), metrics)
+    assert summary.read_metrics(str(tmp_path)) == metrics
+    assert path == str(tmp_path / summary.METRICS_FILE)
+    scalars = {}
+    for event_file in (tmp_path / summary.TENSORBOARD_DIR).glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                scalars[value.tag] = (event.step,
+                                      float(tf.make_ndarray(value.tensor)))
+    assert scalars == {"fid_mix": (7, 2.0), "accuracy": (7, 0.5)}
 
 
 def test_paired_test_is_none_where_it_is_undefined():

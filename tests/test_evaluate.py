@@ -109,6 +109,12 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
         assert 0.0 <= metrics[name] <= 1.0
     assert metrics["relative_mixing_consistency"] > 0
     assert "fid_mix: " in result.stdout and " ± " in result.stdout
+    # Progress on stderr: each metric timed, the classifier, resamples, t-SNE.
+    for line in ("[1/7] fid: ", "feature classifier steps 3/3 (loss ",
+                 "fid_mix resamples 2/2 ", "t-SNE seeds 2/2 ",
+                 "[7/7] consistency: "):
+        assert line in result.stderr, line
+    assert "[1/" not in result.stdout
     assert f"Metrics written to {model_dir}/metrics.json" in result.stdout
 
 

@@ -7,6 +7,8 @@ of several model seeds can be pooled later (`amr_tf.aggregate`).
 """
 
 import dataclasses
+import sys
+import time
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
+from amr_tf.eval import progress
 from amr_tf.eval import spiral_mixes
 from amr_tf.eval import sprites
 from amr_tf.errors import UsageError
@@ -45,6 +48,8 @@ class EvalSettings:
         tsne_examples: latents embedded by t-SNE.
         line_pairs, line_steps: lines benchmark interpolations (ACAI: 256, 16).
         spiral_epsilon: distance to the spiral that counts as on it.
+        progress: print a line per metric, resample, t-SNE seed and
+            classifier epoch on stderr.
     """
 
     num_examples: int = 2000
@@ -59,6 +64,7 @@ class EvalSettings:
     line_pairs: int = 256
     line_steps: int = 16
     spiral_epsilon: float = 0.05
+    progress: bool = False
 
 
 def applicable(restored):
@@ -105,8 +111,15 @@ def evaluate(restored, names, settings=EvalSettings()):
                 f"({restored.config.objective} on {restored.info.name}); it "
                 f"takes {', '.join(usable)}")
     results = {"iterations": restored.model.completed_iterations()}
-    for name in names:
+    for index, name in enumerate(names, start=1):
+        start = time.perf_counter()
+        if settings.progress:
+            print(f"[{index}/{len(names)}] {name}", file=sys.stderr, flush=True)
         results.update(_MEASURES[name](restored, settings))
+        if settings.progress:
+            print(f"[{index}/{len(names)}] {name}: "
+                  f"{time.perf_counter() - start:.1f} s", file=sys.stderr,
+                  flush=True)
     return results
 
 
@@ -123,7 +136,8 @@ def _held_out(restored, settings):
 def _fid(restored, settings):
     config, model = restored.config, restored.model
     classifier = classifier_lib.load_or_train(
-        config.data, restored.info, settings.classifier_dir, settings.classifier)
+        config.data, restored.info, settings.classifier_dir, settings.classifier,
+        progress=settings.progress)
     examples = _held_out(restored, settings)
     inputs = examples["inputs"]
     real = classifier.features(inputs)
@@ -140,7 +154,9 @@ def _fid(restored, settings):
         results[f"fid_{key}"] = [
             fid.feature_fid(real, classifier.features(inference.random_mixes(
                 model, inputs, settings.seed + resample, mixer=mixer)))
-            for resample in range(settings.resamples)
+            for resample in progress.track(range(settings.resamples),
+                                           f"fid_{key} resamples",
+                                           settings.progress)
         ]
     return results
 
@@ -170,9 +186,11 @@ def _latent_structure(restored, settings):
     inputs = first_examples(restored.config.data, "test",
                             settings.tsne_examples)["inputs"]
     latents = inference.encode(restored.model, inputs)
+    seeds = progress.track(
+        range(settings.seed, settings.seed + settings.tsne_seeds),
+        "t-SNE seeds", settings.progress)
     return {"inter_cluster_distance": latent_structure.inter_cluster_distances(
-        latents, restored.info.num_classes,
-        range(settings.seed, settings.seed + settings.tsne_seeds))}
+        latents, restored.info.num_classes, seeds)}
 
 
 def _lines(restored, settings):

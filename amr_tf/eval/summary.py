@@ -13,18 +13,34 @@ import os
 
 import numpy as np
 import scipy.stats
+import tensorflow as tf
 
 from amr_tf.errors import UsageError
 
 # Where `python -m amr_tf.evaluate` writes a run's metrics.
 METRICS_FILE = "metrics.json"
+# ... and their TensorBoard scalars, a run beside training's in `tensorboard/`.
+TENSORBOARD_DIR = os.path.join("tensorboard", "eval")
 
 
 def write_metrics(model_dir, metrics):
-    """Writes a run's metrics dict to `model_dir/metrics.json`; its path."""
+    """Writes a run's metrics to `model_dir/metrics.json` and TensorBoard.
+
+    TensorBoard gets one scalar per numeric metric (a list's mean) under
+    `model_dir/tensorboard/eval`, at step `metrics["iterations"]`, so that
+    evaluations of a run's checkpoints line up with its training curves.
+    Returns the JSON file's path.
+    """
     path = os.path.join(model_dir, METRICS_FILE)
     with open(path, "w") as metrics_file:
         json.dump(metrics, metrics_file, indent=2)
+    step = int(metrics.get("iterations", 0))
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, TENSORBOARD_DIR))
+    with writer.as_default():
+        for name, values in pool([metrics]).items():
+            if name != "iterations":
+                tf.summary.scalar(name, values[0], step=step)
+    writer.close()
     return path
 
 

@@ -79,6 +79,7 @@ def eval_settings(options):
         classifier_dir=options.classifier_dir
         or os.path.join(options.output_dir, "classifiers"),
         tsne_examples=500 if options.quick else 1000,
+        progress=True,
     )
 
 

@@ -46,7 +46,8 @@ class Options:
     methods: tuple[str, ...] = tuple(common.METHODS)
     seeds: int | None = None
     overrides: tuple[str, ...] = ()
-    eval_settings: metrics_lib.EvalSettings = metrics_lib.EvalSettings()
+    eval_settings: metrics_lib.EvalSettings = metrics_lib.EvalSettings(
+        progress=True)
 
 
 def run(options):

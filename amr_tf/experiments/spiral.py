@@ -110,7 +110,8 @@ def run(options):
 
     trained = common.train_runs(make_runs(options), options.output_dir,
                                 options.overrides, callbacks_for)
-    settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon)
+    settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon,
+                                        progress=True)
     per_run, panels, curves = [], [], {}
     for item in trained:
         restored, method = item.restored, item.run.method
