@@ -183,6 +183,7 @@ def _fit(model, data_config, info, target, settings, progress):
                                              settings.steps)]
                  if progress else [])
     model.fit(batches, steps_per_epoch=settings.steps, epochs=1, verbose=0,
+              shuffle=False,  # make_batches shuffles.
               callbacks=callbacks)
 
 
