@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from absl.testing import flagsaver
 
+from amr_tf import evaluate
 from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf import training
@@ -161,3 +163,22 @@ def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
     missing = run_module("amr_tf.aggregate", f"--model_dirs={tmp_path}")
     assert missing.returncode == 2
     assert "metrics.json does not exist" in missing.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def parsed_flags():
+    """The process's absl flags parsed from an empty command line."""
+    evaluate.FLAGS(["evaluate"])
+    yield
+    evaluate.FLAGS.unparse_flags()
+
+
+def test_quick_scales_down_the_evaluation_unless_a_flag_is_given(parsed_flags):
+    with flagsaver.as_parsed(quick="true", resamples="3"):
+        settings = evaluate.settings_from_flags()
+    assert (settings.num_examples, settings.resamples, settings.tsne_seeds,
+            settings.tsne_examples) == (500, 3, 2, 300)
+    with flagsaver.flagsaver():
+        default = evaluate.settings_from_flags()
+    assert (default.num_examples, default.resamples) == (2000, 5)
+    assert default.progress
