@@ -4,18 +4,16 @@
         [--against=runs/arae_s0,runs/arae_s1,runs/arae_s2]
 
 Reads each DIR/metrics.json (written by `python -m amr_tf.evaluate`) and
-prints every metric as mean ± std over all its values (resamples x seeds).
-With --against, also prints the other group and a paired t-test per metric
-whose paired differences vary, pairing values in order: list the runs of
-both groups in the same seed order.
+prints every metric as mean ± std over the runs (each run's resamples
+averaged first, so n counts runs). With --against, also prints the other
+group and a paired t-test per metric whose paired differences vary,
+pairing runs in order: list the runs of both groups in the same seed order.
 """
 
-import numpy as np
 from absl import flags
 
 from amr_tf import cli
 from amr_tf.errors import UsageError
-from amr_tf.eval import latent_structure
 from amr_tf.eval import summary
 
 flags.DEFINE_list("model_dirs", [], "Runs to pool (evaluated first).")
@@ -42,10 +40,9 @@ def main(argv):
         line = f"{name}: {summary.format_value(values)}"
         if name in other:
             line += f"  vs  {summary.format_value(other[name])}"
-            paired = len(other[name]) == len(values) > 1
-            if paired and np.std(np.subtract(values, other[name])) > 0:
-                t, p = latent_structure.paired_t_test(values, other[name])
-                line += f"  (paired t = {t:.3g}, p = {p:.3g})"
+            test = summary.paired_test(values, other[name])
+            if test:
+                line += f"  ({test})"
         print(line)
 
 

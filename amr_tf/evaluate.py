@@ -2,7 +2,8 @@
 
 Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
 each metric of SPEC §6 that applies (or those named by --metrics) and writes
-them to DIR/metrics.json. Metrics measured several times (FID over resamples
+them to DIR/metrics.json and to TensorBoard (DIR/tensorboard/eval, at the
+checkpoint's iteration); progress goes to stderr. Metrics measured several times (FID over resamples
 of mixes, t-SNE seeds) are printed as mean ± std and stored as lists; pool
 model seeds with `python -m amr_tf.aggregate`.
 
@@ -37,21 +38,36 @@ flags.DEFINE_integer("classifier_steps", 2000,
 flags.DEFINE_integer("tsne_seeds", 5, "t-SNE runs for latent_structure.")
 flags.DEFINE_integer("tsne_examples", 1000,
                      "Held-out latents embedded by t-SNE.")
+flags.DEFINE_bool("quick", False,
+                  "Fewer examples, resamples and t-SNE runs (QUICK_FLAGS), "
+                  "for iterating; flags given explicitly still win.")
 
 FLAGS = flags.FLAGS
+
+# --quick: the sizes that dominate the run time, scaled down.
+QUICK_FLAGS = {"num_eval_examples": 500, "resamples": 2, "tsne_seeds": 2,
+               "tsne_examples": 300}
+
+
+def _flag(name):
+    """A flag's value, or its --quick value where --quick and not given."""
+    if FLAGS.quick and name in QUICK_FLAGS and not FLAGS[name].present:
+        return QUICK_FLAGS[name]
+    return FLAGS[name].value
 
 
 def settings_from_flags():
     """An `EvalSettings` from this CLI's flags."""
     return metrics_lib.EvalSettings(
-        num_examples=FLAGS.num_eval_examples,
-        resamples=FLAGS.resamples,
+        num_examples=_flag("num_eval_examples"),
+        resamples=_flag("resamples"),
         seed=FLAGS.eval_seed,
         fid_mixers=tuple(FLAGS.fid_mixers),
         classifier_dir=FLAGS.classifier_dir,
         classifier=classifier_lib.ClassifierSettings(steps=FLAGS.classifier_steps),
-        tsne_seeds=FLAGS.tsne_seeds,
-        tsne_examples=FLAGS.tsne_examples,
+        tsne_seeds=_flag("tsne_seeds"),
+        tsne_examples=_flag("tsne_examples"),
+        progress=True,
     )
 
 

@@ -14,6 +14,8 @@ from tensorflow_datasets.core.utils import gcs_utils
 from amr_tf import data
 from amr_tf.data import folder
 from amr_tf.data import lines
+from amr_tf.data import pairs as data_pairs
+from amr_tf.data import registry
 from amr_tf.data import spiral
 from amr_tf.data import tfds_datasets
 from amr_tf.errors import UsageError
@@ -671,3 +673,25 @@ def test_image_datasets_are_not_marked_generated(image_tree, mock_tfds):
     config = data.DataConfig(name="folder", data_dir=str(image_tree))
     assert not data.get_info(config).generated
     assert not data.get_info(data.DataConfig(name="mnist")).generated
+
+
+# ------------------------------------------------------------ pairs
+def test_pick_pairs_join_different_classes_and_repeat_under_a_seed():
+    labels = np.repeat(np.arange(4), 5)  # Ordered by class, as a folder's.
+    first, second = data_pairs.pick_pairs(labels, 12, seed=1)
+    assert first.shape == second.shape == (12,)
+    assert np.all(labels[first] != labels[second])
+    again = data_pairs.pick_pairs(labels, 12, seed=1)
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.array_equal(first, data_pairs.pick_pairs(labels, 12, seed=2)[0])
+    # Not the first examples in order, as the figures used to take.
+    assert len(set(labels[first])) > 1
+
+
+def test_pick_pairs_without_labels_or_other_classes_pairs_distinct_examples():
+    for labels in (np.full(6, registry.NO_LABEL), np.zeros(6, np.int64)):
+        first, second = data_pairs.pick_pairs(labels, 20, seed=0)
+        assert np.all(first != second)  # 20 > 6: examples repeat, never with themselves.
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        data_pairs.pick_pairs([0], 1, seed=0)

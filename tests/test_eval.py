@@ -6,8 +6,10 @@ import types
 import numpy as np
 import pytest
 import scipy.linalg
+import tensorflow as tf
 import threadpoolctl
 
+from amr_tf import data
 from amr_tf import mixers
 from amr_tf.data import DataConfig
 from amr_tf.data import get_info
@@ -18,6 +20,8 @@ from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
+from amr_tf.eval import spiral_mixes
+from amr_tf.eval import sprites
 from amr_tf.eval import summary
 
 
@@ -169,16 +173,79 @@ def test_paired_t_test_by_hand():
     a, b = [1.0, 2.0, 3.0, 4.0], [0.5, 1.0, 2.5, 4.5]
     d = np.subtract(a, b)  # 0.5, 1, 0.5, -0.5: mean 0.375.
     expected_t = d.mean() / (d.std(ddof=1) / 2.0)
-    t, p = latent_structure.paired_t_test(a, b)
+    t, p = summary.paired_t_test(a, b)
     assert t == pytest.approx(expected_t) and 0.0 < p < 1.0
-    assert latent_structure.paired_t_test(a, [x - 10 for x in a])[0] == np.inf
+    assert summary.paired_t_test(a, [x - 10 for x in a])[0] == np.inf
+    assert summary.paired_test(a, b) == (
+        f"paired t-test over 4 seeds: t = {t:.3g}, p = {p:.3g}")
+
+
+def test_write_metrics_writes_json_and_a_tensorboard_scalar_per_metric(tmp_path):
+    metrics = {"iterations": 7, "fid_mix": [1.0, 3.0], "accuracy": 0.5,
+               "note": "text"}
+    path = summary.write_metrics(str(tmp_path), metrics)
+    assert summary.read_metrics(str(tmp_path)) == metrics
+    assert path == str(tmp_path / summary.METRICS_FILE)
+    scalars = {}
+    for event_file in (tmp_path / summary.TENSORBOARD_DIR).glob("events.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                scalars[value.tag] = (event.step,
+                                      float(tf.make_ndarray(value.tensor)))
+    assert scalars == {"fid_mix": (7, 2.0), "accuracy": (7, 0.5)}
+
+
+def test_paired_test_is_none_where_it_is_undefined():
+    assert summary.paired_test([1.0, 2.0], [1.0]) is None  # Unpaired.
+    assert summary.paired_test([1.0], [2.0]) is None  # One seed.
+    assert summary.paired_test([1.0, 2.0], [0.0, 1.0]) is None  # Constant gap.
 
 
 # ------------------------------------------------------------ mixes
-def test_on_manifold_fraction_counts_points_near_the_spiral():
+def test_spiral_scores_count_points_near_the_curve_and_the_mid_alphas():
     on = np.asarray(spiral.spiral_points(np.linspace(0, 1, 30)))
     off = np.full((10, 2), 2.0)
-    assert mixes.on_manifold_fraction(np.r_[on, off], epsilon=0.01) == 0.75
+    points = np.r_[on, off]
+    # The first 20 on-curve points and 5 off points have a middle alpha.
+    alphas = np.r_[np.full(20, 0.5), np.full(10, 0.1), np.full(5, 0.3),
+                   np.full(5, 0.9)]
+    measured = spiral_mixes.scores(points, epsilon=0.01, alphas=alphas)
+    assert measured["on_manifold_fraction"] == 0.75
+    assert measured["mid_alpha_on_manifold_fraction"] == 20 / 25
+    assert measured["mean_distance_to_spiral"] == pytest.approx(
+        spiral.distance_to_spiral(points).mean())
+    assert "mid_alpha_on_manifold_fraction" not in spiral_mixes.scores(
+        points, epsilon=0.01)
+
+
+def test_spiral_references_score_input_mixes_uniform_points_and_data():
+    inputs = np.asarray(spiral.spiral_points([0.1, 0.9]), np.float64)
+    partners = np.array([1, 0])
+    alphas = np.array([1.0, 0.5])  # x0 itself; the midpoint of x1 and x0.
+    references = spiral_mixes.reference_scores(inputs, partners, alphas,
+                                               epsilon=0.01, seed=0)
+    expected_points = np.stack([inputs[0], inputs.mean(axis=0)])
+    assert references["input_mix_on_manifold_fraction"] == 0.5
+    assert references["input_mix_mid_alpha_on_manifold_fraction"] == 0.0
+    assert references["input_mix_mean_distance_to_spiral"] == pytest.approx(
+        spiral.distance_to_spiral(expected_points).mean())
+    assert references["data_on_manifold_fraction"] == 1.0
+    assert {"uniform_on_manifold_fraction",
+            "uniform_mean_distance_to_spiral"} <= set(references)
+    # The same seed draws the same uniform points.
+    assert references == spiral_mixes.reference_scores(
+        inputs, partners, alphas, epsilon=0.01, seed=0)
+
+
+def test_decoded_spiral_mixes_of_an_identity_model_are_input_mixes():
+    inputs = np.asarray(spiral.spiral_points(np.linspace(0, 1, 8)))
+    partners, alphas = spiral_mixes.mixup_pairs(8, seed=3)
+    decoded = spiral_mixes.decoded_mixes(_stub_model(lambda h: h), inputs,
+                                         partners, alphas)
+    expected = alphas[:, None] * inputs + (1 - alphas[:, None]) * inputs[partners]
+    np.testing.assert_allclose(decoded, expected, rtol=1e-6)
+    assert sorted(partners) == list(range(8))
+    np.testing.assert_array_equal(partners, spiral_mixes.mixup_pairs(8, 3)[0])
 
 
 def _stub_model(decode, class_mixer=None):
@@ -195,6 +262,24 @@ def test_mixing_consistency_of_identity_and_doubling_decoders():
     double = _stub_model(lambda h: 2 * h)  # f(g(h)) = 2h: gap |3 - 6|.
     assert mixes.mixing_consistency(double, inputs, 0, "l2") == pytest.approx(9.0)
     assert mixes.mixing_consistency(double, inputs, 0, "l1") == pytest.approx(3.0)
+
+
+def test_relative_mixing_consistency_does_not_shrink_with_the_codes():
+    """Codes c·x with a decoder h -> 2h/c: f(g(h)) = 2h for every c, so the
+    absolute consistency scales with c^2 and the relative one stays put."""
+    inputs = np.random.default_rng(0).normal(size=(16, 4)).astype(np.float32)
+
+    def scaled(c):
+        return types.SimpleNamespace(
+            encoder=lambda x, training=False: c * np.asarray(x, np.float32),
+            decoder=lambda h, training=False: 2 * np.asarray(h, np.float32) / c)
+
+    small, large = scaled(0.1), scaled(1.0)
+    assert mixes.mixing_consistency(small, inputs, 0) == pytest.approx(
+        0.01 * mixes.mixing_consistency(large, inputs, 0), rel=1e-4)
+    assert mixes.relative_mixing_consistency(small, inputs, 0) == pytest.approx(
+        mixes.relative_mixing_consistency(large, inputs, 0), rel=1e-4)
+    assert mixes.code_spread(large, inputs, 0, "l1") > 0
 
 
 def _constant_class_mixer(probability, num_attributes):
@@ -258,12 +343,44 @@ def test_feature_classifier_trains_once_then_loads_from_the_cache(tmp_path):
 
 
 # ------------------------------------------------------------ summary
-def test_pool_keeps_run_order_and_formats_mean_and_std():
+def test_pool_averages_each_run_first_and_keeps_run_order():
     pooled = summary.pool([{"fid": [1.0, 2.0], "acc": 0.5, "name": "x"},
-                           {"fid": [3.0, 4.0], "acc": 0.7}])
-    assert pooled == {"fid": [1.0, 2.0, 3.0, 4.0], "acc": [0.5, 0.7]}
+                           {"fid": [3.0, 5.0], "acc": 0.7}])
+    assert pooled == {"fid": [1.5, 4.0], "acc": [0.5, 0.7]}
     mean, std, count = summary.mean_std(pooled["fid"])
-    assert (mean, count) == (2.5, 4)
-    assert std == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+    assert (mean, count) == (2.75, 2)  # n counts runs (seeds), not resamples.
+    assert std == pytest.approx(np.std([1.5, 4.0], ddof=1))
     assert summary.format_value([1.0, 3.0]) == "2 ± 1.4 (n=2)"
     assert summary.format_value(0.123456) == "0.1235"
+
+
+# ------------------------------------------------------------ sprites
+def _sprite_image(size=16, squares=(), value=1.0):
+    """A dark [-1, 1] image with a red square of HSV `value` per (row, col, side)."""
+    image = np.full((size, size, 3), 0.05)
+    for row, col, side in squares:
+        image[row:row + side, col:col + side] = (value, 0.0, 0.0)
+    return 2.0 * image - 1.0
+
+
+def test_one_sprite_needs_a_single_solid_blob_and_no_faded_ghost():
+    images = np.stack([
+        _sprite_image(squares=[(2, 2, 5)]),                  # One sprite.
+        _sprite_image(),                                      # Blank.
+        _sprite_image(squares=[(1, 1, 4), (10, 10, 4)]),      # Two sprites.
+        _sprite_image(squares=[(2, 2, 5)], value=0.55),       # One, faded.
+    ])
+    # A solid sprite with a faded second one beside it (a pixel mix).
+    ghosted = images[0].copy()
+    ghosted[10:14, 10:14] = 2.0 * np.array([0.4, 0.0, 0.0]) - 1.0
+    expected = [True, False, False, False, False]
+    np.testing.assert_array_equal(
+        sprites.shows_one_sprite(np.r_[images, ghosted[None]]), expected)
+    assert sprites.one_sprite_fraction(images[:2]) == 0.5
+
+
+def test_real_shapes_show_one_sprite_and_their_pixel_midpoints_do_not():
+    images = np.asarray(data.load(DataConfig("shapes", image_size=16),
+                                  "test").batch(64).take(1).get_single_element()["inputs"])
+    assert sprites.one_sprite_fraction(images) == 1.0
+    assert sprites.one_sprite_fraction(0.5 * (images[:32] + images[32:])) < 0.2

@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from absl.testing import flagsaver
 
+from amr_tf import evaluate
 from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf import training
@@ -104,9 +106,17 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
                  "reconstruction_attribute_accuracy"):
         assert np.isfinite(metrics[name]), name
     for name in ("linear_probe_accuracy", "clustering_accuracy",
-                 "mix_accuracy_all_attributes"):
+                 "mix_accuracy_all_attributes", "one_sprite_fraction",
+                 "pixel_one_sprite_fraction", "data_one_sprite_fraction"):
         assert 0.0 <= metrics[name] <= 1.0
+    assert metrics["relative_mixing_consistency"] > 0
     assert "fid_mix: " in result.stdout and " ± " in result.stdout
+    # Progress on stderr: each metric timed, the classifier, resamples, t-SNE.
+    for line in ("[1/7] fid: ", "feature classifier steps 3/3 (loss ",
+                 "fid_mix resamples 2/2 ", "t-SNE seeds 2/2 ",
+                 "[7/7] consistency: "):
+        assert line in result.stderr, line
+    assert "[1/" not in result.stdout
     assert f"Metrics written to {model_dir}/metrics.json" in result.stdout
 
 
@@ -124,7 +134,7 @@ def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
     restored = restore.load_trained(str(trained[0]))
     assert metrics_lib.applicable(restored) == [
         "fid", "linear_probe", "clustering", "latent_structure",
-        "mix_attributes", "consistency"]
+        "sprites", "mix_attributes", "consistency"]
     with pytest.raises(UsageError, match="metric lines does not apply"):
         metrics_lib.evaluate(restored, ["lines"])
     with pytest.raises(UsageError, match="unknown metric 'psnr'"):
@@ -132,7 +142,8 @@ def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
 
 
 def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
-    groups = {"amr": ([1.0, 2.0], [3.0, 4.0]), "arae": ([2.0, 2.5], [3.5, 5.0])}
+    groups = {"amr": ([1.0, 2.0], [3.0, 4.0], [5.0, 7.0]),
+              "arae": ([2.0, 2.5], [3.5, 5.0], [6.0, 6.0])}
     dirs = {}
     for name, seeds in groups.items():
         dirs[name] = []
@@ -144,10 +155,30 @@ def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
     result = run_module("amr_tf.aggregate", f"--model_dirs={','.join(dirs['amr'])}",
                         f"--against={','.join(dirs['arae'])}")
     assert result.returncode == 0, result.stderr[-2000:]
-    # Differences -1, -0.5, -0.5, -1: mean -0.75, sd 0.2887, t = -5.196.
+    # Seed means 1.5, 3.5, 6 vs 2.25, 4.25, 6: differences -0.75, -0.75, 0,
+    # mean -0.5, sd 0.433, t = -0.5 / (0.433 / sqrt(3)) = -2.
     assert result.stdout.strip() == (
-        "fid_mix: 2.5 ± 1.3 (n=4)  vs  3.25 ± 1.3 (n=4)  "
-        "(paired t = -5.2, p = 0.0138)")
+        "fid_mix: 3.667 ± 2.3 (n=3)  vs  4.167 ± 1.9 (n=3)  "
+        "(paired t-test over 3 seeds: t = -2, p = 0.184)")
     missing = run_module("amr_tf.aggregate", f"--model_dirs={tmp_path}")
     assert missing.returncode == 2
     assert "metrics.json does not exist" in missing.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def parsed_flags():
+    """The process's absl flags parsed from an empty command line."""
+    evaluate.FLAGS(["evaluate"])
+    yield
+    evaluate.FLAGS.unparse_flags()
+
+
+def test_quick_scales_down_the_evaluation_unless_a_flag_is_given(parsed_flags):
+    with flagsaver.as_parsed(quick="true", resamples="3"):
+        settings = evaluate.settings_from_flags()
+    assert (settings.num_examples, settings.resamples, settings.tsne_seeds,
+            settings.tsne_examples) == (500, 3, 2, 300)
+    with flagsaver.flagsaver():
+        default = evaluate.settings_from_flags()
+    assert (default.num_examples, default.resamples) == (2000, 5)
+    assert default.progress

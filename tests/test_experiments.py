@@ -60,7 +60,9 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     for name in ("spiral_mixes.png", "spiral_on_manifold.png",
                  "spiral_consistency.png"):
         assert _png(tmp_path / name), name
-    assert "| AMR β=0 |" in (tmp_path / common.TABLE_FILE).read_text()
+    table = (tmp_path / common.TABLE_FILE).read_text()
+    assert "| AMR β=0 |" in table
+    assert "| floor: input-space mixes" in table and "| ceiling: held-out data" in table
 
 
 def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval):
@@ -72,26 +74,33 @@ def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval)
     for metrics in pooled.values():
         for name in ("fid_mix", "fid_mix_mixup", "fid_mix_bernoulli",
                      "inter_cluster_distance"):
-            assert len(metrics[name]) == 2 and np.all(np.isfinite(metrics[name]))
+            # One value per model seed: the seed's resamples averaged.
+            assert len(metrics[name]) == 1 and np.all(np.isfinite(metrics[name]))
         assert 0.0 <= metrics["linear_probe_accuracy"][0] <= 1.0
     # ARAE has no mixer of its own: its mixes are mixup's.
     assert pooled["ARAE"]["fid_mix"] == pooled["ARAE"]["fid_mix_mixup"]
     table = (tmp_path / common.TABLE_FILE).read_text()
     assert "Paired t-tests against ARAE" in table and "| AMR (mixup) |" in table
+    assert "midpoints showing one sprite" in table and "pixel midpoints (floor)" in table
     # Every run keeps metrics that `amr_tf.aggregate` can pool.
-    assert summary.read_metrics(str(tmp_path / "arae_seed0"))["iterations"] == 2
+    arae_metrics = summary.read_metrics(str(tmp_path / "arae_seed0"))
+    assert arae_metrics["iterations"] == 2
+    assert np.mean(arae_metrics["fid_mix"]) == pytest.approx(pooled["ARAE"]["fid_mix"][0])
     assert _png(tmp_path / "interpolation_grid.png")
 
 
-def test_lines_quick_scores_models_beside_pixel_interpolation(tmp_path, tiny_eval):
+def test_lines_quick_scores_models_beside_pixel_and_blank_floors(tmp_path, tiny_eval):
     pooled = lines.run(lines.Options(
         output_dir=str(tmp_path), quick=True, methods=("amr_bernoulli",),
         overrides=TINY_IMAGES, eval_settings=tiny_eval))
-    assert list(pooled) == ["pixel", "AMR (Bernoulli)"]
+    assert list(pooled) == [lines.PIXEL, lines.BLANK, "AMR (Bernoulli)"]
     for metrics in pooled.values():
         assert metrics["line_mean_distance"][0] >= 0.0
+    # A blank image has no angle to interpolate: Smoothness is undefined.
+    assert np.isnan(pooled[lines.BLANK]["line_smoothness"][0])
     assert _png(tmp_path / "interpolation_grid.png")
-    assert "| pixel |" in (tmp_path / common.TABLE_FILE).read_text()
+    table = (tmp_path / common.TABLE_FILE).read_text()
+    assert f"| {lines.PIXEL} |" in table and f"| {lines.BLANK} |" in table
 
 
 def test_class_mixer_quick_measures_attributes_and_draws_masks(tmp_path, tiny_eval):

@@ -23,6 +23,7 @@ import numpy as np
 
 from amr_tf import data as data_lib
 from amr_tf.errors import UsageError
+from amr_tf.eval import progress as progress_lib
 
 FEATURE_SIZE = 64
 _WEIGHTS_FILE = "classifier.weights.h5"
@@ -119,7 +120,8 @@ def cache_key(data_config, settings):
     return f"{data_config.name}_{digest}"
 
 
-def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings()):
+def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings(),
+                  progress=False):
     """The cached classifier of a dataset, trained first if not cached.
 
     Args:
@@ -128,6 +130,7 @@ def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings()):
         info: its `DatasetInfo` (images only).
         cache_dir: where classifiers are kept.
         settings: a `ClassifierSettings`.
+        progress: print training progress on stderr.
 
     Returns:
         A `FeatureClassifier`.
@@ -147,7 +150,7 @@ def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings()):
             metadata = json.load(metadata_file)
         return FeatureClassifier(model, target, metadata["test_accuracy"])
 
-    _fit(model, data_config, info, target, settings)
+    _fit(model, data_config, info, target, settings, progress)
     classifier = FeatureClassifier(model, target)
     classifier.test_accuracy = _test_accuracy(classifier, data_config)
     os.makedirs(directory, exist_ok=True)
@@ -160,7 +163,7 @@ def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings()):
     return classifier
 
 
-def _fit(model, data_config, info, target, settings):
+def _fit(model, data_config, info, target, settings, progress):
     def to_pair(example):
         return example["inputs"], example["attributes" if target == "attributes"
                                           else "label"]
@@ -176,7 +179,12 @@ def _fit(model, data_config, info, target, settings):
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss=loss)
-    model.fit(batches, steps_per_epoch=settings.steps, epochs=1, verbose=0)
+    callbacks = ([progress_lib.TrainingLines("feature classifier steps",
+                                             settings.steps)]
+                 if progress else [])
+    model.fit(batches, steps_per_epoch=settings.steps, epochs=1, verbose=0,
+              shuffle=False,  # make_batches shuffles.
+              callbacks=callbacks)
 
 
 def _test_accuracy(classifier, data_config, count=2000):

@@ -2,13 +2,12 @@
 
 For each t-SNE seed the latents are embedded in 2-D, clustered by K-Means
 with one cluster per class, and the mean pairwise distance between cluster
-centres is taken. Two models are compared by a paired t-test over values
-paired by (model seed, t-SNE seed).
+centres is taken. A model's value is the mean over t-SNE seeds; two models
+are compared over model seeds (`amr_tf.eval.summary.paired_test`).
 """
 
 import numpy as np
 import scipy.spatial.distance
-import scipy.stats
 from sklearn import cluster as sklearn_cluster
 from sklearn import manifold
 
@@ -34,12 +33,3 @@ def inter_cluster_distances(latents, num_clusters, tsne_seeds):
     return [inter_cluster_distance(tsne(latents, seed), num_clusters, seed)
             for seed in tsne_seeds]
 
-
-def paired_t_test(values_a, values_b):
-    """Paired t-test of two equally long sequences; returns (t, p-value).
-
-    t = mean(d) / (std(d, ddof=1) / sqrt(n)) with d = a - b, two-sided p.
-    """
-    result = scipy.stats.ttest_rel(np.asarray(values_a, np.float64),
-                                   np.asarray(values_b, np.float64))
-    return float(result.statistic), float(result.pvalue)

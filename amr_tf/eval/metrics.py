@@ -7,21 +7,27 @@ of several model seeds can be pooled later (`amr_tf.aggregate`).
 """
 
 import dataclasses
+import sys
+import time
 
 import numpy as np
 
 from amr_tf import data as data_lib
 from amr_tf import inference
 from amr_tf import mixers as mixer_lib
+from amr_tf.data import pairs as data_pairs
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
+from amr_tf.eval import progress
+from amr_tf.eval import spiral_mixes
+from amr_tf.eval import sprites
 from amr_tf.errors import UsageError
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
-           "spiral", "mix_attributes", "consistency")
+           "spiral", "sprites", "mix_attributes", "consistency")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +48,8 @@ class EvalSettings:
         tsne_examples: latents embedded by t-SNE.
         line_pairs, line_steps: lines benchmark interpolations (ACAI: 256, 16).
         spiral_epsilon: distance to the spiral that counts as on it.
+        progress: print a line per metric, resample, t-SNE seed and
+            classifier epoch on stderr.
     """
 
     num_examples: int = 2000
@@ -56,6 +64,7 @@ class EvalSettings:
     line_pairs: int = 256
     line_steps: int = 16
     spiral_epsilon: float = 0.05
+    progress: bool = False
 
 
 def applicable(restored):
@@ -70,6 +79,8 @@ def applicable(restored):
         names.add("lines")
     if info.name == "spiral":
         names.add("spiral")
+    if info.name == "shapes":
+        names.add("sprites")
     if getattr(model, "class_mixer", None) is not None:
         names.add("mix_attributes")
     return [name for name in METRICS if name in names]
@@ -100,8 +111,15 @@ def evaluate(restored, names, settings=EvalSettings()):
                 f"({restored.config.objective} on {restored.info.name}); it "
                 f"takes {', '.join(usable)}")
     results = {"iterations": restored.model.completed_iterations()}
-    for name in names:
+    for index, name in enumerate(names, start=1):
+        start = time.perf_counter()
+        if settings.progress:
+            print(f"[{index}/{len(names)}] {name}", file=sys.stderr, flush=True)
         results.update(_MEASURES[name](restored, settings))
+        if settings.progress:
+            print(f"[{index}/{len(names)}] {name}: "
+                  f"{time.perf_counter() - start:.1f} s", file=sys.stderr,
+                  flush=True)
     return results
 
 
@@ -118,7 +136,8 @@ def _held_out(restored, settings):
 def _fid(restored, settings):
     config, model = restored.config, restored.model
     classifier = classifier_lib.load_or_train(
-        config.data, restored.info, settings.classifier_dir, settings.classifier)
+        config.data, restored.info, settings.classifier_dir, settings.classifier,
+        progress=settings.progress)
     examples = _held_out(restored, settings)
     inputs = examples["inputs"]
     real = classifier.features(inputs)
@@ -135,7 +154,9 @@ def _fid(restored, settings):
         results[f"fid_{key}"] = [
             fid.feature_fid(real, classifier.features(inference.random_mixes(
                 model, inputs, settings.seed + resample, mixer=mixer)))
-            for resample in range(settings.resamples)
+            for resample in progress.track(range(settings.resamples),
+                                           f"fid_{key} resamples",
+                                           settings.progress)
         ]
     return results
 
@@ -165,9 +186,11 @@ def _latent_structure(restored, settings):
     inputs = first_examples(restored.config.data, "test",
                             settings.tsne_examples)["inputs"]
     latents = inference.encode(restored.model, inputs)
+    seeds = progress.track(
+        range(settings.seed, settings.seed + settings.tsne_seeds),
+        "t-SNE seeds", settings.progress)
     return {"inter_cluster_distance": latent_structure.inter_cluster_distances(
-        latents, restored.info.num_classes,
-        range(settings.seed, settings.seed + settings.tsne_seeds))}
+        latents, restored.info.num_classes, seeds)}
 
 
 def _lines(restored, settings):
@@ -183,11 +206,28 @@ def _lines(restored, settings):
 
 def _spiral(restored, settings):
     inputs = _held_out(restored, settings)["inputs"]
-    points = inference.random_mixes(restored.model, inputs, settings.seed)
-    epsilon = settings.spiral_epsilon
+    return spiral_mixes.spiral_report(restored.model, inputs,
+                                      settings.spiral_epsilon, settings.seed)
+
+
+def _sprites(restored, settings):
+    """One-sprite share of decoded midpoints (alpha = 0.5, the model's own
+    mixer) of random held-out pairs, beside pixel midpoints (floor),
+    reconstructions and the data (ceiling)."""
+    examples = _held_out(restored, settings)
+    inputs, model = examples["inputs"], restored.model
+    first, second = data_pairs.pick_pairs(examples["label"], len(inputs),
+                                          settings.seed)
+    midpoints = inference.interpolate(model, inputs[first], inputs[second],
+                                      [0.5])[:, 0]
+    reconstructions = inference.decode(model, inference.encode(model, inputs))
     return {
-        "on_manifold_fraction": mixes.on_manifold_fraction(points, epsilon),
-        "data_on_manifold_fraction": mixes.on_manifold_fraction(inputs, epsilon),
+        "one_sprite_fraction": sprites.one_sprite_fraction(midpoints),
+        "pixel_one_sprite_fraction": sprites.one_sprite_fraction(
+            0.5 * (inputs[first] + inputs[second])),
+        "reconstruction_one_sprite_fraction":
+            sprites.one_sprite_fraction(reconstructions),
+        "data_one_sprite_fraction": sprites.one_sprite_fraction(inputs),
     }
 
 
@@ -216,8 +256,10 @@ def _mix_attributes(restored, settings):
 
 def _consistency(restored, settings):
     inputs = _held_out(restored, settings)["inputs"]
-    return {"mixing_consistency": mixes.mixing_consistency(
-        restored.model, inputs, settings.seed, restored.config.recon_loss)}
+    args = (restored.model, inputs, settings.seed, restored.config.recon_loss)
+    return {"mixing_consistency": mixes.mixing_consistency(*args),
+            "relative_mixing_consistency":
+                mixes.relative_mixing_consistency(*args)}
 
 
 _MEASURES = {
@@ -227,6 +269,7 @@ _MEASURES = {
     "latent_structure": _latent_structure,
     "lines": _lines,
     "spiral": _spiral,
+    "sprites": _sprites,
     "mix_attributes": _mix_attributes,
     "consistency": _consistency,
 }

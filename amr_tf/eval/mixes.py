@@ -1,10 +1,11 @@
-"""Metrics of decoded mixes: on the spiral, in latent space, by attribute.
+"""Metrics of decoded mixes: in latent space, by attribute.
 
-- `on_manifold_fraction`: share of decoded spiral mixes within epsilon of
-  the noiseless spiral (paper §5.2, Fig. 7).
+(On the spiral: `amr_tf.eval.spiral_mixes`.)
+
 - `mixing_consistency`: ||h_mix - f(g(h_mix))|| for mixup mixes of random
   pairs, the term β weights, measured whether or not a model trains on it
-  (paper Fig. 8b).
+  (paper Fig. 8b); `relative_mixing_consistency` divides it by the distance
+  between random pairs of codes, so that shrinking the codes cannot lower it.
 - `mix_attribute_accuracy`: how often the class mixer's decoded mixes carry
   the attributes they were asked for, judged by the feature classifier.
 """
@@ -15,12 +16,6 @@ import tensorflow as tf
 from amr_tf import inference
 from amr_tf import losses
 from amr_tf import mixers as mixer_lib
-from amr_tf.data import spiral
-
-
-def on_manifold_fraction(points, epsilon):
-    """Fraction of (N, 2) points within `epsilon` of the noiseless spiral."""
-    return float(np.mean(spiral.distance_to_spiral(points) <= epsilon))
 
 
 def mixing_consistency(model, inputs, seed, kind="l2"):
@@ -35,6 +30,26 @@ def mixing_consistency(model, inputs, seed, kind="l2"):
         latents, tf.constant([seed, 0], tf.int64)).latents
     reencoded = inference.encode(model, inference.decode(model, np.asarray(mixed)))
     return float(np.mean(losses.distance(mixed, reencoded, kind)))
+
+
+def code_spread(model, inputs, seed, kind="l2"):
+    """Mean `losses.distance(h, h', kind)` between the codes of random pairs.
+
+    The scale of the latent space: dividing `mixing_consistency` by it gives
+    a consistency that an encoder cannot shrink by shrinking its codes
+    (paper Fig. 8b plots the absolute distance).
+    """
+    latents = inference.encode(model, inputs)
+    partners = np.asarray(mixer_lib.random_partners(
+        len(latents), tf.constant([seed, 1], tf.int64)))
+    return float(np.mean(losses.distance(latents, latents[partners], kind)))
+
+
+def relative_mixing_consistency(model, inputs, seed, kind="l2"):
+    """`mixing_consistency` over `code_spread`: 0 is perfectly consistent,
+    1 is as far as two random codes are apart."""
+    return (mixing_consistency(model, inputs, seed, kind)
+            / code_spread(model, inputs, seed, kind))
 
 
 def attribute_targets(class_mixer, attributes, seed):

@@ -1,27 +1,46 @@
 """Pooling metric values over runs and printing them as mean ± std.
 
 A run's metrics are a dict of name -> float or list of floats (one per
-resample or t-SNE seed). Pooling several runs (model seeds) concatenates
-each metric's values in run order, so values of two groups of runs made
-with the same seeds stay paired.
+resample or t-SNE seed). Pooling several runs (model seeds) first averages
+each run's values, so that every statistic counts model seeds, not
+resamples of one model: n is the number of seeds, the std is the spread
+between seeds, and two groups of runs made with the same seeds pair by seed
+(`paired_test`).
 """
 
 import json
 import os
 
 import numpy as np
+import scipy.stats
+import tensorflow as tf
 
 from amr_tf.errors import UsageError
 
 # Where `python -m amr_tf.evaluate` writes a run's metrics.
 METRICS_FILE = "metrics.json"
+# ... and their TensorBoard scalars, a run beside training's in `tensorboard/`.
+TENSORBOARD_DIR = os.path.join("tensorboard", "eval")
 
 
 def write_metrics(model_dir, metrics):
-    """Writes a run's metrics dict to `model_dir/metrics.json`; its path."""
+    """Writes a run's metrics to `model_dir/metrics.json` and TensorBoard.
+
+    TensorBoard gets one scalar per numeric metric (a list's mean) under
+    `model_dir/tensorboard/eval`, at step `metrics["iterations"]`, so that
+    evaluations of a run's checkpoints line up with its training curves.
+    Returns the JSON file's path.
+    """
     path = os.path.join(model_dir, METRICS_FILE)
     with open(path, "w") as metrics_file:
         json.dump(metrics, metrics_file, indent=2)
+    step = int(metrics.get("iterations", 0))
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, TENSORBOARD_DIR))
+    with writer.as_default():
+        for name, values in pool([metrics]).items():
+            if name != "iterations":
+                tf.summary.scalar(name, values[0], step=step)
+    writer.close()
     return path
 
 
@@ -36,8 +55,9 @@ def read_metrics(model_dir):
 
 
 def pool(runs):
-    """Dicts of metrics -> dict of name -> list of all values, run order.
+    """Dicts of metrics -> dict of name -> one value per run, run order.
 
+    A run's list of values (resamples, t-SNE seeds) counts as its mean.
     Names missing from some runs pool the runs that have them; non-numeric
     entries are skipped.
     """
@@ -45,9 +65,35 @@ def pool(runs):
     for run in runs:
         for name, value in run.items():
             values = value if isinstance(value, list) else [value]
-            if all(isinstance(v, (int, float)) for v in values):
-                pooled.setdefault(name, []).extend(float(v) for v in values)
+            if values and all(isinstance(v, (int, float)) for v in values):
+                pooled.setdefault(name, []).append(float(np.mean(values)))
     return pooled
+
+
+def paired_t_test(values_a, values_b):
+    """Paired t-test of two equally long sequences; returns (t, p-value).
+
+    t = mean(d) / (std(d, ddof=1) / sqrt(n)) with d = a - b, two-sided p.
+    """
+    result = scipy.stats.ttest_rel(np.asarray(values_a, np.float64),
+                                   np.asarray(values_b, np.float64))
+    return float(result.statistic), float(result.pvalue)
+
+
+def paired_test(values, baseline):
+    """Paired t-test of two groups' per-seed values, as table text.
+
+    Returns `"paired t-test over N seeds: t = …, p = …"`, or None where the
+    groups differ in length, have fewer than 2 seeds, or their differences
+    do not vary (the test is undefined).
+    """
+    if len(values) != len(baseline) or len(values) < 2:
+        return None
+    differences = np.subtract(values, baseline)
+    if np.std(differences) == 0:
+        return None
+    t, p = paired_t_test(values, baseline)
+    return f"paired t-test over {len(values)} seeds: t = {t:.3g}, p = {p:.3g}"
 
 
 def mean_std(values):

@@ -25,6 +25,7 @@ from amr_tf import inference
 from amr_tf import restore
 from amr_tf import training
 from amr_tf import visualize
+from amr_tf.data import pairs as data_pairs
 from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 
@@ -52,6 +53,8 @@ flags.DEFINE_string("classifier_dir", None,
 
 FLAGS = flags.FLAGS
 
+# Held-out examples the interpolation figures draw their pairs from.
+PAIR_POOL = 512
 # --quick: 16 px images, 800 iterations of the config's own settings.
 QUICK_FLAGS = ("--image_size=16", "--steps=800", "--log_every=100")
 # Without --quick, shapes (the CPU demo config) takes the paper's optimiser
@@ -166,19 +169,22 @@ def _add_training_time(model_dir, seconds):
     return seconds
 
 
-def save_interpolation_grid(path, items, pairs=4, steps=8):
+def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
     """Interpolations of held-out pairs, rows pixel then one per run.
 
-    Rows follow the paper's order: pixel, ARAE, ACAI, AMR (Fig. 3-5).
+    Rows follow the paper's order: pixel, ARAE, ACAI, AMR (Fig. 3-5). The
+    pairs are drawn at random (`seed`) from the first `PAIR_POOL` held-out
+    examples, across classes where the data has labels.
 
     Args:
         path: output PNG.
         items: `Trained` runs on the same data, one per method.
     """
     restored = items[0].restored
-    inputs = metrics_lib.first_examples(restored.config.data, "test",
-                                        2 * pairs)["inputs"]
-    images_a, images_b = inputs[:pairs], inputs[pairs:2 * pairs]
+    examples = metrics_lib.first_examples(restored.config.data, "test",
+                                          PAIR_POOL)
+    first, second = data_pairs.pick_pairs(examples["label"], pairs, seed)
+    images_a, images_b = examples["inputs"][first], examples["inputs"][second]
     alphas = np.linspace(1.0, 0.0, steps)
     order = [label for label, _ in METHODS.values()]
     items = sorted(items, key=lambda item: order.index(item.run.method)

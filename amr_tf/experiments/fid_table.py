@@ -9,8 +9,9 @@ data and (a) reconstructions, (b) decoded random mixes, five resamples each,
 with the model's own mixer and also with mixup and Bernoulli mixes for every
 model (the paper's Tables 1 and 2). With class labels it also measures
 ACAI's linear probe and clustering accuracy and the t-SNE inter-cluster
-distance (paper §5.3), with paired t-tests against ARAE. Values are
-mean ± std over seeds x resamples (or x t-SNE seeds).
+distance (paper §5.3), with t-tests against ARAE paired by model seed.
+Values are mean ± std over model seeds, each seed's resamples (or t-SNE
+seeds) averaged first.
 
 Writes results.md / results.json and interpolation_grid.png (rows pixel /
 ARAE / ACAI / AMR, Fig. 3-5 style) under --output_dir; each run keeps its
@@ -26,7 +27,6 @@ from absl import logging
 
 from amr_tf import cli
 from amr_tf.errors import UsageError
-from amr_tf.eval import latent_structure
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import common
@@ -42,6 +42,13 @@ COLUMNS = {
     "clustering_accuracy": "clustering",
     "inter_cluster_distance": "t-SNE inter-cluster distance",
     "mixing_consistency": "mixing consistency",
+    "one_sprite_fraction": "midpoints showing one sprite",
+    "reconstruction_one_sprite_fraction": "reconstructions showing one sprite",
+}
+# Model-free references of the one-sprite share: metric -> what it scores.
+SPRITE_REFERENCES = {
+    "pixel_one_sprite_fraction": "pixel midpoints (floor)",
+    "data_one_sprite_fraction": "held-out images (ceiling)",
 }
 TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
 
@@ -72,6 +79,7 @@ def eval_settings(options):
         classifier_dir=options.classifier_dir
         or os.path.join(options.output_dir, "classifiers"),
         tsne_examples=500 if options.quick else 1000,
+        progress=True,
     )
 
 
@@ -118,24 +126,28 @@ def _table(pooled, seeds, settings):
     text = common.markdown_table(
         ["method"] + [COLUMNS[name] for name in columns] + ["train s / run"],
         rows)
-    text += (f"\n\nmean ± std over {seeds} model seeds x {settings.resamples} "
-             f"sets of random mixes (FID) or x {settings.tsne_seeds} t-SNE "
-             f"seeds; {settings.num_examples} held-out examples.")
+    text += (f"\n\nmean ± std over {seeds} model seeds (n = seeds); each "
+             f"seed's value is its mean over {settings.resamples} sets of "
+             f"random mixes (FID) or {settings.tsne_seeds} t-SNE seeds; "
+             f"{settings.num_examples} held-out examples.")
+    references = next(iter(pooled.values()))  # Model-free: equal in every run.
+    if "pixel_one_sprite_fraction" in references:
+        shares = "; ".join(
+            f"{label} {summary.format_value(references[name], 3)}"
+            for name, label in SPRITE_REFERENCES.items() if name in references)
+        text += (" Midpoints: alpha = 0.5 with the model's own mixer, random "
+                 "held-out pairs across classes (amr_tf.eval.sprites). "
+                 f"One-sprite share of {shares}.")
     if BASELINE in pooled:
         tests = []
         for method, metrics in pooled.items():
             if method == BASELINE:
                 continue
-            cells = []
-            for name in TESTED:
-                values, baseline = metrics.get(name), pooled[BASELINE].get(name)
-                if values and baseline and len(values) == len(baseline) > 1:
-                    t, p = latent_structure.paired_t_test(values, baseline)
-                    cells.append(f"t = {t:.2f}, p = {p:.3g}")
-                else:
-                    cells.append("-")
+            cells = [summary.paired_test(metrics.get(name, []),
+                                         pooled[BASELINE].get(name, [])) or "-"
+                     for name in TESTED]
             tests.append([method] + cells)
-        text += "\n\nPaired t-tests against ARAE (pairs: same seed and resample):\n\n"
+        text += "\n\nPaired t-tests against ARAE over model seeds (pairs: same seed):\n\n"
         text += common.markdown_table(["method"] + [COLUMNS[n] for n in TESTED],
                                       tests)
     return text

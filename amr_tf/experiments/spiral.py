@@ -4,9 +4,13 @@
 
 Trains AMR (mixup, λ = 10) for each β in --betas and ACAI (λ = 10) on the
 2-D spiral (configs/spiral.cfg), then measures for each run the fraction of
-decoded random mixes within --epsilon of the noiseless spiral and the mixing
-consistency ||h_mix - f(g(h_mix))|| (mixup, α ~ U(0, 1)), which is also
-tracked every --log_every iterations during training. Writes under
+decoded random mixes within --epsilon of the noiseless spiral (overall and
+for α in [0.25, 0.75]), their mean distance to it, and the mixing
+consistency ||h_mix - f(g(h_mix))|| (mixup, α ~ U(0, 1)), absolute and
+divided by the distance between random codes; the latter is also tracked
+every --log_every iterations during training. Beside the models the table
+has model-free references scored the same way: input-space mixes of the
+same pairs and uniform points (floors), and the held-out data (ceiling). Writes under
 --output_dir: spiral_mixes.png (decoded mixes over the data, per run),
 spiral_on_manifold.png, spiral_consistency.png, results.json, results.md.
 """
@@ -21,10 +25,10 @@ from absl import flags
 from absl import logging
 
 from amr_tf import cli
-from amr_tf import inference
 from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
+from amr_tf.eval import spiral_mixes
 from amr_tf.eval import summary
 from amr_tf.experiments import common
 from amr_tf.experiments import figures
@@ -70,8 +74,8 @@ class ConsistencyCurve(keras.callbacks.Callback):
                       if point[0] <= done]
 
     def on_epoch_end(self, epoch, logs=None):
-        value = mixes.mixing_consistency(self.model, self.inputs, seed=0,
-                                         kind=self.kind)
+        value = mixes.relative_mixing_consistency(
+            self.model, self.inputs, seed=0, kind=self.kind)
         self.curve.append([self.model.completed_iterations(), value])
         with open(self.path, "w") as curve_file:
             json.dump(self.curve, curve_file)
@@ -106,7 +110,8 @@ def run(options):
 
     trained = common.train_runs(make_runs(options), options.output_dir,
                                 options.overrides, callbacks_for)
-    settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon)
+    settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon,
+                                        progress=True)
     per_run, panels, curves = [], [], {}
     for item in trained:
         restored, method = item.restored, item.run.method
@@ -117,8 +122,9 @@ def run(options):
         if item.run.seed == 0:  # Figures show the first seed.
             data = metrics_lib.first_examples(restored.config.data, "test",
                                               settings.num_examples)["inputs"]
-            decoded = inference.random_mixes(restored.model, data,
-                                             settings.seed)
+            decoded = spiral_mixes.decoded_mixes(
+                restored.model, data,
+                *spiral_mixes.mixup_pairs(len(data), settings.seed))
             fraction = metrics["on_manifold_fraction"]
             panels.append((f"{method}: {fraction:.0%} on spiral", data,
                            decoded))
@@ -128,7 +134,8 @@ def run(options):
                for method, group in common.by_method(
                    per_run, lambda pair: pair[0]).items()}
 
-    data_fraction = per_run[0][1]["data_on_manifold_fraction"]
+    references = {name: value for name, value in per_run[0][1].items()
+                  if name.startswith(spiral_mixes.REFERENCES)}
     output_dir = options.output_dir
     figures.save_point_mix_panels(os.path.join(output_dir, "spiral_mixes.png"),
                                   panels)
@@ -136,24 +143,51 @@ def run(options):
         os.path.join(output_dir, "spiral_on_manifold.png"),
         {m: np.mean(r["on_manifold_fraction"]) for m, r in results.items()},
         f"decoded mixes within ε={options.epsilon:g}",
-        reference=data_fraction, reference_label="held-out data")
+        reference=references["input_mix_on_manifold_fraction"],
+        reference_label="input-space mixes (no model)")
     figures.save_curves(
         os.path.join(output_dir, "spiral_consistency.png"), curves,
-        "mixing consistency", styles={"AMR β=0": "k-", "ACAI": "r-"})
-
-    rows = [[method, summary.format_value(m["on_manifold_fraction"], 3),
-             summary.format_value(m["mixing_consistency"], 3),
-             f"{m['iterations'][0]:.0f}", f"{np.mean(m['train_seconds']):.0f}"]
-            for method, m in results.items()]
-    table = common.markdown_table(
-        ["run", f"decoded mixes within ε={options.epsilon:g} of the spiral",
-         "mixing consistency (end)", "iterations", "train s / run"], rows)
-    table += (f"\n\nmean ± std over {options.seeds} model seed(s); "
-              f"{settings.num_examples} held-out points, each mixed with a "
-              f"random partner. Held-out data points within ε of the "
-              f"spiral: {data_fraction:.3f}.")
+        "mixing consistency / code spread", styles={"AMR β=0": "k-", "ACAI": "r-"})
+    table = _table(results, references, options, settings)
     common.write_outputs(output_dir, results, table)
     return results
+
+
+# Table rows that need no model: (label, key prefix in the metrics).
+REFERENCE_ROWS = (
+    ("floor: input-space mixes α·x1 + (1−α)·x2, same pairs", "input_mix_"),
+    ("floor: uniform points over the data's bounding box", "uniform_"),
+    ("ceiling: held-out data", "data_"),
+)
+SPIRAL_COLUMNS = ("on_manifold_fraction", "mid_alpha_on_manifold_fraction",
+                  "mean_distance_to_spiral")
+
+
+def _table(results, references, options, settings):
+    """Markdown: one row per method, then the model-free references."""
+    def cells(metrics, prefix=""):
+        return [summary.format_value(metrics[prefix + name], 3)
+                if prefix + name in metrics else "-" for name in SPIRAL_COLUMNS]
+
+    rows = [[method, *cells(m),
+             summary.format_value(m["mixing_consistency"], 3),
+             summary.format_value(m["relative_mixing_consistency"], 3),
+             f"{m['iterations'][0]:.0f}", f"{np.mean(m['train_seconds']):.0f}"]
+            for method, m in results.items()]
+    rows += [[label, *cells(references, prefix), "-", "-", "-", "-"]
+             for label, prefix in REFERENCE_ROWS]
+    low, high = spiral_mixes.MID_ALPHA
+    table = common.markdown_table(
+        ["run", f"within ε={options.epsilon:g} of the spiral",
+         f"same, α in [{low:g}, {high:g}]", "mean distance to the spiral",
+         "mixing consistency (end)", "consistency / code spread",
+         "iterations", "train s / run"], rows)
+    return table + (
+        f"\n\nmean ± std over {options.seeds} model seed(s), n = seeds; "
+        f"{settings.num_examples} held-out points, each mixed with a random "
+        "partner at α ~ U(0, 1) in latent space (models) or input space "
+        "(floor). Code spread: the mean distance between the codes of random "
+        "pairs, so the last consistency column cannot shrink with the codes.")
 
 
 def _parse_betas(texts):
