@@ -8,16 +8,23 @@ are compared over model seeds (`amr_tf.eval.summary.paired_test`).
 
 import numpy as np
 import scipy.spatial.distance
+import threadpoolctl
 from sklearn import cluster as sklearn_cluster
 from sklearn import manifold
 
 
 def tsne(latents, seed, perplexity=30.0):
-    """(N, ...) latents -> (N, 2) t-SNE embedding (PCA initialised)."""
+    """(N, ...) latents -> (N, 2) t-SNE embedding (PCA initialised).
+
+    Runs on one thread: scikit-learn's OpenMP threads crawl when the CPU is
+    shared (300 latents: 21 s with every thread, 3.8 s with one, on a busy
+    2-core machine).
+    """
     latents = np.asarray(latents, np.float64).reshape(len(latents), -1)
     embedding = manifold.TSNE(2, perplexity=min(perplexity, len(latents) - 1),
                               init="pca", random_state=seed)
-    return embedding.fit_transform(latents)
+    with threadpoolctl.threadpool_limits(1):
+        return embedding.fit_transform(latents)
 
 
 def inter_cluster_distance(points, num_clusters, seed=0, n_init=10):
