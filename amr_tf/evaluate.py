@@ -1,7 +1,7 @@
 """Evaluate a trained run: `python -m amr_tf.evaluate --model_dir=DIR`.
 
 Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
-each metric of SPEC §6 that applies (or those named by --metrics) and writes
+each metric of METHOD.md §6 that applies (or those named by --metrics) and writes
 them to DIR/metrics.json. Metrics measured several times (FID over resamples
 of mixes, t-SNE seeds) are printed as mean ± std and stored as lists; pool
 model seeds with `python -m amr_tf.aggregate`.
