@@ -3,7 +3,7 @@
 `--batch_size` is the global batch: each of the strategy's N replicas takes
 batch_size / N examples per update, and the losses are averaged over the
 global batch (`tf.nn.compute_average_loss`), so gradients summed across
-replicas are those of one device on the whole batch (SPEC §7).
+replicas are those of one device on the whole batch (METHOD.md §7).
 """
 
 import contextlib

@@ -1,11 +1,12 @@
 """Evaluate a trained run: `python -m amr_tf.evaluate --model_dir=DIR`.
 
 Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
-each metric of SPEC §6 that applies (or those named by --metrics) and writes
-them to DIR/metrics.json and to TensorBoard (DIR/tensorboard/eval, at the
-checkpoint's iteration); progress goes to stderr. Metrics measured several times (FID over resamples
-of mixes, t-SNE seeds) are printed as mean ± std and stored as lists; pool
-model seeds with `python -m amr_tf.aggregate`.
+each metric of METHOD.md §6 that applies (or those named by --metrics) and
+writes them to DIR/metrics.json and to TensorBoard (DIR/tensorboard/eval, at
+the checkpoint's iteration); progress goes to stderr. Metrics measured
+several times (FID over resamples of mixes, t-SNE seeds) are printed as
+mean ± std and stored as lists; pool model seeds with
+`python -m amr_tf.aggregate`.
 
 The FID feature classifier is trained on the run's dataset the first time
 and cached under --classifier_dir.

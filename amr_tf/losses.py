@@ -1,4 +1,4 @@
-"""Per-example loss functions of AMR and its baselines (SPEC §2).
+"""Per-example loss functions of AMR and its baselines (METHOD.md §2).
 
 Every function returns a float32 vector of shape (B,): one value per example,
 so the objectives can reduce it with `tf.nn.compute_average_loss` (correct

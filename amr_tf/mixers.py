@@ -1,4 +1,4 @@
-"""Mixing functions: combine two latent codes into a new one (SPEC §3).
+"""Mixing functions: combine two latent codes into a new one (METHOD.md §3).
 
 Every mixer computes
 

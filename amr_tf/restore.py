@@ -1,9 +1,10 @@
 """Rebuilding training runs from their flags, and trained models from a run.
 
 A run's `model_dir` holds `flags.txt` (its flags as a flagfile) and
-`checkpoints/`. `load_trained(model_dir)` gives back the config, the dataset
-info and the model with its latest checkpoint restored; tools that evaluate
-or export a run start there.
+`checkpoints/` (`amr_tf.run_directory`). `load_trained(model_dir)` gives back
+the config, the dataset info and the model with its latest checkpoint
+restored as training restores it (`amr_tf.checkpointing`); tools that
+evaluate or export a run start there.
 
 Importing this module defines the training flags (`amr_tf.flags`) on absl's
 global FLAGS. Parsing here never touches their values: every parse uses fresh
@@ -18,7 +19,10 @@ import os
 import tensorflow as tf
 from absl import flags
 
+from amr_tf import checkpointing
 from amr_tf import flags as train_flags
+from amr_tf import model_builder
+from amr_tf import run_directory
 from amr_tf import training
 from amr_tf.errors import UsageError
 
@@ -58,19 +62,8 @@ def parse_training_flags(args):
 
 def config_from_flag_text(text):
     """The `TrainConfig` of flagfile text (`--name=value` lines)."""
-    lines = [line.strip() for line in text.splitlines()]
-    values = parse_training_flags([line for line in lines if line.startswith("--")])
+    values = parse_training_flags(run_directory.flag_lines(text))
     return train_flags.config_from_flags(values)
-
-
-def read_flag_text(model_dir):
-    """The text of the `flags.txt` of the run in `model_dir`."""
-    path = os.path.join(model_dir, training.FLAGFILE)
-    if not tf.io.gfile.exists(path):
-        raise UsageError(f"{path} does not exist: --model_dir must be the "
-                         "directory of a training run")
-    with tf.io.gfile.GFile(path) as flag_file:
-        return flag_file.read()
 
 
 def load_trained(model_dir):
@@ -82,16 +75,16 @@ def load_trained(model_dir):
     Raises:
         UsageError: no `flags.txt`, no checkpoint, or data that is missing.
     """
-    flag_text = read_flag_text(model_dir)
+    flag_text = run_directory.read_flag_text(model_dir)
     config = dataclasses.replace(config_from_flag_text(flag_text),
                                  model_dir=model_dir)
     info = training.validate(config)
-    checkpoint_dir = os.path.join(model_dir, "checkpoints")
+    checkpoint_dir = os.path.join(model_dir, run_directory.CHECKPOINTS)
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest is None:
         raise UsageError(f"{checkpoint_dir} holds no checkpoint: train the "
                          f"run first (python -m amr_tf.train "
-                         f"--flagfile={model_dir}/{training.FLAGFILE})")
-    model = training.build_model(config, info)
-    training.make_checkpoint(model).restore(latest).assert_existing_objects_matched()
+                         f"--flagfile={model_dir}/{run_directory.FLAGFILE})")
+    model = model_builder.build_model(config, info)
+    checkpointing.restore_checkpoint(model, latest)
     return Restored(config, info, model, flag_text)

@@ -15,6 +15,7 @@ from amr_tf import cli
 from amr_tf import configs
 from amr_tf import flags as train_flags
 from amr_tf import loop
+from amr_tf import run_directory
 from amr_tf import training
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
@@ -48,7 +49,7 @@ def main(argv):
     print(f"  figure:      {result.figure_path}")
     print(f"  checkpoints: {config.model_dir}/checkpoints")
     print(f"  tensorboard: tensorboard --logdir {config.model_dir}/tensorboard")
-    print(f"  flags:       {config.model_dir}/{training.FLAGFILE}")
+    print(f"  flags:       {config.model_dir}/{run_directory.FLAGFILE}")
     if result.export_path:
         print(f"  export:      {result.export_path} (serve with python -m "
               f"amr_tf.serving.server --model_base_path={config.export_path})")

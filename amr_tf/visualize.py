@@ -2,13 +2,14 @@
 
 Images are float arrays in [-1, 1] of shape (N, H, W, C); grids are uint8
 (rows * H, columns * W, 3) arrays ready for PNG or TensorBoard.
+
+Figures are `matplotlib.figure.Figure`s written with `savefig`: no pyplot,
+no backend switch, so importing this module leaves a notebook's matplotlib
+as it was. A PNG is `figsize * dpi` pixels.
 """
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def to_uint8(images):
@@ -42,6 +43,12 @@ def pixel_interpolation(images_a, images_b, alphas):
     return alphas * images_a[:, None] + (1.0 - alphas) * images_b[:, None]
 
 
+def save_figure(figure, path):
+    """Lays `figure` out tightly (its size unchanged) and writes it to `path`."""
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def save_interpolation_figure(path, rows, row_labels, title=None):
     """Writes a PNG of interpolation strips, one labelled row per method.
 
@@ -54,10 +61,11 @@ def save_interpolation_figure(path, rows, row_labels, title=None):
     pairs, methods, steps = rows.shape[:3]
     grid = tile(rows.reshape((pairs * methods, steps) + rows.shape[3:]))
     height = rows.shape[3] + 1
-    figure, axis = plt.subplots(
+    figure = Figure(
         figsize=(max(4.0, grid.shape[1] / 40 + 1.5), grid.shape[0] / 40 + 0.6),
         dpi=100,
     )
+    axis = figure.subplots()
     axis.imshow(grid, interpolation="nearest")
     axis.set_xticks([])
     axis.set_yticks([height * (i + 0.5) for i in range(pairs * methods)])
@@ -65,9 +73,7 @@ def save_interpolation_figure(path, rows, row_labels, title=None):
     axis.tick_params(length=0)
     if title:
         axis.set_title(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def draw_point_mixes(axis, data, mixes, title=None):
@@ -83,8 +89,6 @@ def draw_point_mixes(axis, data, mixes, title=None):
 
 def save_point_mixes_figure(path, data, mixes, title=None):
     """Writes a scatter PNG: data points (blue) and decoded mixes (orange)."""
-    figure, axis = plt.subplots(figsize=(5, 5), dpi=100)
-    draw_point_mixes(axis, data, mixes, title)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    figure = Figure(figsize=(5, 5), dpi=100)
+    draw_point_mixes(figure.subplots(), data, mixes, title)
+    save_figure(figure, path)

@@ -29,7 +29,8 @@ from absl import flags
 
 from amr_tf.serving import client as client_lib
 from amr_tf.serving.bundle import SavedModelBundle
-from amr_tf.serving.repository import list_versions
+from amr_tf.version_folders import list_versions
+from amr_tf.version_folders import version_path
 from benchmarks.serving_load import mix_concurrently
 from benchmarks.serving_load import rss_bytes
 from benchmarks.serving_load import spawn
@@ -130,7 +131,7 @@ def main(argv):
     if not versions:
         sys.exit(f"error: no version folder under {FLAGS.export_base}: train "
                  "or export first")
-    bundle = SavedModelBundle(os.path.join(FLAGS.export_base, str(versions[-1])))
+    bundle = SavedModelBundle(version_path(FLAGS.export_base, versions[-1]))
     images_a = bundle.signature_defs["mix"].inputs["images_a"]
     shape = tuple(dim.size for dim in images_a.tensor_shape.dim[1:])
     if FLAGS.server:

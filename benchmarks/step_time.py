@@ -9,6 +9,8 @@ machine's fp32 matmul rate for scale. A table, never a pass/fail.
 
 # amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
 from amr_tf import flags as train_flags
+from amr_tf import inputs
+from amr_tf import model_builder
 from amr_tf import seeds as seed_lib
 from amr_tf import training
 import tensorflow as tf
@@ -25,8 +27,8 @@ def main(argv):
     del argv
     config = train_flags.config_from_flags()
     info = training.validate(config)
-    model = training.build_model(config, info)
-    dataset = training.train_dataset(config, info)
+    model = model_builder.build_model(config, info)
+    dataset = inputs.train_dataset(config, info)
     batch = next(iter(dataset))
     sub_batch = {key: value[: config.batch_size] for key, value in batch.items()}
 

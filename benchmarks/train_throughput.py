@@ -46,6 +46,8 @@ from absl import flags
 from absl import logging
 
 from amr_tf import flags as train_flags
+from amr_tf import inputs
+from amr_tf import model_builder
 from amr_tf import training
 from amr_tf.data import DatasetInfo
 from amr_tf.errors import UsageError
@@ -106,7 +108,7 @@ def _data(config):
                                   else tf.float32)
                  for key, value in batch.items()}
         return info, batch, f"n/a ({str(error)[:60]}...)"
-    iterator = iter(training.train_dataset(config, info))
+    iterator = iter(inputs.train_dataset(config, info))
     batch = next(iterator)
     for _ in range(5):  # Fill the shuffle buffer and the prefetch queue.
         next(iterator)
@@ -145,7 +147,7 @@ def _op_profile(step, batch, top):
 def _measure(config, info, batch, mode, precision):
     config = dataclasses.replace(config, mixed_precision=precision,
                                  jit_compile=MODES[mode])
-    model = training.build_model(config, info)
+    model = model_builder.build_model(config, info)
     step = tf.function(model.train_step, jit_compile=MODES[mode])
     start = time.perf_counter()
     tf.nest.map_structure(lambda t: t.numpy(), step(batch))

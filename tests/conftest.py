@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-# Two logical CPUs for the distribution tests (SPEC §7). This must run before
+# Two logical CPUs for the distribution tests (METHOD.md §7). This must run before
 # TF initialises its devices, so it runs when pytest imports this file; one
 # device strategies and plain Keras calls still use CPU:0 only.
 LOGICAL_CPUS = 2

@@ -1,7 +1,7 @@
 """Training at scale: replicas, multi-worker, mixed precision and XLA (issue 6).
 
 Two logical CPUs come from `conftest.py`. Models are tiny (8 px images,
-width 4, global batch 8) and built by `training.build_model`, as the CLI
+width 4, global batch 8) and built by `model_builder.build_model`, as the CLI
 builds them.
 """
 
@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from amr_tf import checkpointing
 from amr_tf import data
 from amr_tf import distribution
 from amr_tf import flags as train_flags
+from amr_tf import inputs
+from amr_tf import model_builder
 from amr_tf import restore
-from amr_tf import training
 from amr_tf.config import TrainConfig
 from amr_tf.data import DataConfig
 from amr_tf.data import DatasetInfo
@@ -84,7 +86,7 @@ def _replica_dataset(config, strategy, examples):
 
     Replica r holds rows [r * b, (r + 1) * b) of each of the n_critic global
     batches of an iteration (b = batch_size / replicas), the layout of
-    `training.train_dataset` under a strategy.
+    `inputs.train_dataset` under a strategy.
     """
     n_critic, local = config.n_critic, config.batch_size // REPLICAS
 
@@ -139,14 +141,14 @@ def test_mirrored_iteration_equals_the_single_device_iteration(kind,
     config = _config(kind)
     examples = _iteration_batches(config)
 
-    single = training.build_model(config, INFO)
+    single = model_builder.build_model(config, INFO)
     initial = _weights(single)
     single_losses = _fit(single, _single_device_dataset(config, examples), 1)
 
     strategy = two_replicas
     assert strategy.num_replicas_in_sync == REPLICAS
     with strategy.scope():
-        mirrored = training.build_model(config, INFO)
+        mirrored = model_builder.build_model(config, INFO)
     np.testing.assert_equal(_weights(mirrored), initial)
     mirrored_losses = _fit(mirrored, _replica_dataset(config, strategy, examples), 1)
 
@@ -186,7 +188,7 @@ def test_input_pipeline_gives_each_replica_its_share(two_replicas):
     info = data.get_info(config.data)
     local, n_critic = GLOBAL_BATCH // REPLICAS, config.n_critic
     dataset = two_replicas.distribute_datasets_from_function(
-        lambda context: training.train_dataset(config, info, 0, context))
+        lambda context: inputs.train_dataset(config, info, 0, context))
     per_replica = two_replicas.experimental_local_results(
         next(iter(dataset))["inputs"])
     assert [batch.shape[0] for batch in per_replica] == [n_critic * local] * 2
@@ -195,7 +197,7 @@ def test_input_pipeline_gives_each_replica_its_share(two_replicas):
         context = tf.distribute.InputContext(
             num_input_pipelines=2, input_pipeline_id=index,
             num_replicas_in_sync=2)
-        batches = training.train_dataset(config, info, 0, context).take(2)
+        batches = inputs.train_dataset(config, info, 0, context).take(2)
         # 2 batches of n_critic * b = 8 examples: one epoch of the 16 in a shard.
         return {image.tobytes() for batch in batches
                 for image in batch["inputs"].numpy()}
@@ -347,8 +349,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(
     # from the run's flags.txt.
     config = train_flags.config_from_flags(
         restore.parse_training_flags([f"--flagfile={model_dir / 'flags.txt'}"]))
-    model = training.build_model(config, data.get_info(config.data))
-    training.restore_checkpoint(
+    model = model_builder.build_model(config, data.get_info(config.data))
+    checkpointing.restore_checkpoint(
         model, tf.train.latest_checkpoint(model_dir / "checkpoints"))
     restored = (model.encoder.variables + model.decoder.variables
                 + model.discriminator.variables)
@@ -433,7 +435,7 @@ def test_mixed_float16_scales_both_losses_and_adjusts_the_scales():
     (the skipped steps still count as iterations). D starts from 1 and its
     scale grows after every finite step."""
     config = _config(mixed_precision="mixed_float16", n_critic=1)
-    model = training.build_model(config, INFO)
+    model = model_builder.build_model(config, INFO)
     assert keras.config.dtype_policy().name == "float32"  # Restored.
     for network in (model.encoder, model.decoder, model.discriminator):
         assert _compute_dtypes(network) == {"float16"}, network.name
@@ -464,7 +466,7 @@ def test_mixed_float16_scales_both_losses_and_adjusts_the_scales():
 
 def test_mixed_bfloat16_trains_without_loss_scaling():
     config = _config(mixed_precision="mixed_bfloat16", n_critic=1)
-    model = training.build_model(config, INFO)
+    model = model_builder.build_model(config, INFO)
     for network in (model.encoder, model.decoder, model.discriminator):
         assert _compute_dtypes(network) == {"bfloat16"}, network.name
     assert not isinstance(model.generator_optimizer,
@@ -481,7 +483,7 @@ def test_mixed_bfloat16_trains_without_loss_scaling():
 def test_spectral_normalisation_keeps_float32_kernels_under_mixed_float16():
     """A training call renormalises D's float32 kernels in float32 (Keras's
     own layer rounds them to float16 precision: relative error ~1e-3)."""
-    model = training.build_model(_config(mixed_precision="mixed_float16"), INFO)
+    model = model_builder.build_model(_config(mixed_precision="mixed_float16"), INFO)
     wrapper = model.discriminator.get_layer("stem")
     assert wrapper.layer.compute_dtype == "float16"
     kernel = wrapper.kernel.numpy().astype(np.float64)
@@ -505,15 +507,15 @@ def test_checkpoints_restore_across_precisions(tmp_path):
     previous = None
     for precision in ("float32", "mixed_float16", "mixed_bfloat16",
                       "mixed_float16"):
-        model = training.build_model(
+        model = model_builder.build_model(
             _config(mixed_precision=precision, seed=len(precision)), INFO)
         if path:
-            training.restore_checkpoint(model, path)
+            checkpointing.restore_checkpoint(model, path)
             np.testing.assert_equal(_weights(model), previous)
         for variable in model.discriminator.trainable_variables:
             variable.assign(variable + 1.0)  # Something to carry over.
         previous = _weights(model)
-        path = training.make_checkpoint(model).save(tmp_path / precision)
+        path = checkpointing.make_checkpoint(model).save(tmp_path / precision)
 
 
 # ------------------------------------------------------------------- XLA
@@ -526,7 +528,7 @@ def test_jit_compile_gives_the_losses_and_weights_of_graph_mode():
         config, _iteration_batches(config, 2, shape=(2,)))
     results = []
     for jit_compile in (False, True):
-        model = training.build_model(
+        model = model_builder.build_model(
             dataclasses.replace(config, jit_compile=jit_compile), POINTS_INFO)
         assert model.jit_compile == jit_compile
         results.append((_fit(model, examples, 2), _weights(model)))

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from absl.testing import flagsaver
 
+from amr_tf import checkpointing
 from amr_tf import evaluate
 from amr_tf import flags as train_flags
 from amr_tf import restore
@@ -76,6 +78,24 @@ def test_load_trained_restores_the_latest_checkpoint(trained, tmp_path):
     moved = tmp_path / "moved"
     os.system(f"cp -r {model_dir} {moved}")
     assert restore.load_trained(str(moved)).config.model_dir == str(moved)
+
+
+def test_load_trained_restores_as_training_resumes(trained, tmp_path):
+    """Through `checkpointing.restore_checkpoint`: a checkpoint without the
+    input position (an older run) restores, the position taken to be the
+    iteration count."""
+    model_dir, result = trained
+    old_run = tmp_path / "old_run"
+    (old_run / "checkpoints").mkdir(parents=True)
+    shutil.copy(model_dir / "flags.txt", old_run)
+    checkpointing.make_checkpoint(result.model, batches_consumed=False).save(
+        old_run / "checkpoints" / "ckpt")
+    restored = restore.load_trained(str(old_run))
+    assert restored.model.completed_iterations() == 2
+    assert int(restored.model.batches_consumed.numpy()) == 2
+    images = np.random.default_rng(1).uniform(-1, 1, (2, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(restored.model(images), result.model(images),
+                               atol=1e-6)
 
 
 def test_load_trained_says_what_is_missing(tmp_path):

@@ -17,6 +17,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from amr_tf import export as export_lib
 from amr_tf import mixers as mixer_lib
+from amr_tf import model_builder
 from amr_tf import restore
 from amr_tf import training
 from amr_tf.errors import UsageError
@@ -236,7 +237,7 @@ def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
     flag_text = base + "\n".join(EXPORT_VARIANTS[variant]) + "\n"
     config = restore.config_from_flag_text(flag_text)
     info = training.validate(config)
-    model = training.build_model(config, info)
+    model = model_builder.build_model(config, info)
     path = export_lib.export_saved_model(model, config, info, str(tmp_path),
                                          version=1)
     names = _assert_session_equals_object_graph(path)
@@ -370,7 +371,7 @@ def test_metadata_asset_describes_the_model(tiny_run):
 
 def test_mixed_float16_model_exports_float32_outputs(tiny_run, tmp_path):
     config = dataclasses.replace(tiny_run.config, mixed_precision="mixed_float16")
-    model = training.build_model(config, tiny_run.info)
+    model = model_builder.build_model(config, tiny_run.info)
     assert model.encoder.compute_dtype == "float16"
     path = export_lib.export_saved_model(model, config, tiny_run.info,
                                          str(tmp_path), version=1)

@@ -1,4 +1,4 @@
-"""Per-example losses of amr_tf.losses against NumPy references (SPEC §2)."""
+"""Per-example losses of amr_tf.losses against NumPy references (METHOD.md §2)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Mixing functions of amr_tf.mixers (SPEC §3)."""
+"""Mixing functions of amr_tf.mixers (METHOD.md §3)."""
 
 import numpy as np
 import pytest
@@ -235,7 +235,7 @@ def test_mix_batch_works_inside_tf_function():
 
 @pytest.mark.parametrize("name", UNSUPERVISED + ("class_mixer",))
 def test_mixers_keep_float32_latents_under_mixed_float16(name, mixed_float16):
-    """Encoders emit float32 latents under mixed precision (SPEC §4); every
+    """Encoders emit float32 latents under mixed precision (METHOD.md §4); every
     mixer must return them in that dtype, or AMR's concat of the
     unsupervised and the class mixes fails (TF does not promote dtypes)."""
     mixer = _class_mixer() if name == "class_mixer" else mixers.build_mixer(name)

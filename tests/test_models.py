@@ -1,4 +1,4 @@
-"""Encoder, decoder and discriminator families of amr_tf.models (SPEC §4)."""
+"""Encoder, decoder and discriminator families of amr_tf.models (METHOD.md §4)."""
 
 import functools
 

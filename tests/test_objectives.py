@@ -200,7 +200,7 @@ class TestUpdatesTouchOnlyTheirOwnNetworks:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_updates_under_mixed_float16(kind, mixed_float16):
-    """SPEC §7: loss-scaled G and D updates train every network in float16."""
+    """METHOD.md §7: loss-scaled G and D updates train every network in float16."""
     model = _objective(kind, loss_scale=True)
     batch = _sub_batch(_examples(BATCH))
     seeds = seed_lib.SeedStream(seed_lib.iteration_seed(0, 0))

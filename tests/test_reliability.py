@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from amr_tf import data
+from amr_tf import inputs
 from amr_tf import loop
 from amr_tf import restore
 from amr_tf import training
@@ -171,7 +172,7 @@ POISONED_BATCH = 5  # The 6th batch of the stream: iteration 6.
 def poisoned_data(monkeypatch):
     """Makes training batches NaN from stream position `POISONED_BATCH` on,
     for `count` batches (set `poisoned_data.count`; default 1)."""
-    real_train_dataset = training.train_dataset
+    real_train_dataset = inputs.train_dataset
     settings = {"count": 1}
 
     def train_dataset(config, info, batches_consumed=0, input_context=None):
@@ -187,7 +188,7 @@ def poisoned_data(monkeypatch):
 
         return batches.enumerate().map(poison)
 
-    monkeypatch.setattr(training, "train_dataset", train_dataset)
+    monkeypatch.setattr(inputs, "train_dataset", train_dataset)
     return settings
 
 

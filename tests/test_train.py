@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from amr_tf import data
 from amr_tf import flags as train_flags
+from amr_tf import inputs
 from amr_tf import restore
 from amr_tf import training
 from amr_tf.errors import UsageError
@@ -213,5 +214,5 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
     # takes training images instead of drawing empty rows.
     config = train_flags.config_from_flags(values)
     assert len(list(data.load(config.data, "test"))) < 6
-    assert training.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
+    assert inputs.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
     assert (tmp_path / "run" / "interpolation.png").exists()

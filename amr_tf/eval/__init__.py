@@ -1,2 +1,2 @@
-"""Metrics of SPEC §6: classifier FID, ACAI's benchmarks, latent structure
+"""Metrics of METHOD.md §6: classifier FID, ACAI's benchmarks, latent structure
 and the quality of decoded mixes."""

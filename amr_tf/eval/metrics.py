@@ -1,4 +1,4 @@
-"""Every metric of SPEC §6 for one trained model, by name.
+"""Every metric of METHOD.md §6 for one trained model, by name.
 
 `evaluate(restored, names, settings)` returns a dict of JSON-ready values:
 floats, or lists of floats for metrics measured several times (FID over

@@ -1,22 +1,13 @@
 """Figures of the experiments (PNG), beside `amr_tf.visualize`'s.
 
-Images are float arrays in [-1, 1] as everywhere in amr_tf.
+Images are float arrays in [-1, 1] as everywhere in amr_tf. Figures are
+`matplotlib.figure.Figure`s, as in `amr_tf.visualize`: no pyplot state.
 """
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from amr_tf import visualize  # noqa: E402
-
-
-def _save(figure, path):
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
-
+from amr_tf import visualize
 
 def save_point_mix_panels(path, panels):
     """One scatter per run of data (blue) and decoded mixes (orange).
@@ -24,18 +15,19 @@ def save_point_mix_panels(path, panels):
     Args:
         panels: list of (title, data (N, 2), decoded mixes (M, 2)).
     """
-    figure, axes = plt.subplots(1, len(panels), squeeze=False, dpi=80,
-                                figsize=(3.2 * len(panels), 3.4))
+    figure = Figure(figsize=(3.2 * len(panels), 3.4), dpi=80)
+    axes = figure.subplots(1, len(panels), squeeze=False)
     for axis, (title, data, decoded) in zip(axes[0], panels):
         visualize.draw_point_mixes(axis, data, decoded, title)
         axis.set_xticks([])
         axis.set_yticks([])
-    _save(figure, path)
+    visualize.save_figure(figure, path)
 
 
 def save_bar_chart(path, values, ylabel, reference=None, reference_label=None):
     """Bars of {name: value} in [0, 1], with an optional dashed reference."""
-    figure, axis = plt.subplots(figsize=(5, 3), dpi=80)
+    figure = Figure(figsize=(5, 3), dpi=80)
+    axis = figure.subplots()
     axis.bar(list(values), list(values.values()), color="tab:orange")
     if reference is not None:
         axis.axhline(reference, color="tab:blue", linestyle="--",
@@ -44,13 +36,14 @@ def save_bar_chart(path, values, ylabel, reference=None, reference_label=None):
     axis.set_ylabel(ylabel)
     axis.set_ylim(0, 1)
     axis.tick_params(axis="x", labelsize=8)
-    _save(figure, path)
+    visualize.save_figure(figure, path)
 
 
 def save_curves(path, curves, ylabel, styles=None):
     """Line plot of {name: [[iteration, value], ...]} on a log scale."""
     styles = styles or {}
-    figure, axis = plt.subplots(figsize=(5, 3), dpi=80)
+    figure = Figure(figsize=(5, 3), dpi=80)
+    axis = figure.subplots()
     for name, curve in curves.items():
         if curve:
             iterations, values = np.asarray(curve, np.float64).T
@@ -59,7 +52,7 @@ def save_curves(path, curves, ylabel, styles=None):
     axis.set_ylabel(ylabel)
     axis.set_yscale("log")
     axis.legend(fontsize=7)
-    _save(figure, path)
+    visualize.save_figure(figure, path)
 
 
 def save_image_grid(path, images, column_labels, row_labels, title=None):
@@ -71,8 +64,9 @@ def save_image_grid(path, images, column_labels, row_labels, title=None):
     """
     grid = visualize.tile(images)
     height, width = images.shape[2] + 1, images.shape[3] + 1
-    figure, axis = plt.subplots(
+    figure = Figure(
         figsize=(grid.shape[1] / 30 + 1.5, grid.shape[0] / 30 + 0.9), dpi=100)
+    axis = figure.subplots()
     axis.imshow(grid, interpolation="nearest")
     axis.set_xticks([width * (i + 0.5) for i in range(images.shape[1])])
     axis.set_xticklabels(column_labels, fontsize=7)
@@ -81,14 +75,15 @@ def save_image_grid(path, images, column_labels, row_labels, title=None):
     axis.tick_params(length=0)
     if title:
         axis.set_title(title, fontsize=9)
-    _save(figure, path)
+    visualize.save_figure(figure, path)
 
 
 def save_mask_heatmap(path, probabilities, row_labels, title=None):
     """The class mixer's p (rows: attribute combinations, columns: channels)."""
     rows, channels = probabilities.shape
-    figure, axis = plt.subplots(figsize=(max(4.0, channels / 5 + 1.5),
-                                         rows / 3 + 1.0), dpi=80)
+    figure = Figure(figsize=(max(4.0, channels / 5 + 1.5), rows / 3 + 1.0),
+                    dpi=80)
+    axis = figure.subplots()
     image = axis.imshow(probabilities, vmin=0, vmax=1, cmap="gray",
                         aspect="auto", interpolation="nearest")
     axis.set_yticks(range(rows))
@@ -97,4 +92,4 @@ def save_mask_heatmap(path, probabilities, row_labels, title=None):
     figure.colorbar(image, ax=axis, label="p (share of the first source)")
     if title:
         axis.set_title(title, fontsize=9)
-    _save(figure, path)
+    visualize.save_figure(figure, path)

@@ -1,4 +1,4 @@
-"""ACAI's lines benchmark: ARAE, ACAI and AMR variants (SPEC §6).
+"""ACAI's lines benchmark: ARAE, ACAI and AMR variants (METHOD.md §6).
 
     python -m amr_tf.experiments.lines --quick
 

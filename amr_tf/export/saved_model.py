@@ -26,6 +26,7 @@ from amr_tf.export.signatures import ServingModule
 from amr_tf.serving import warmup
 from amr_tf.serving.bundle import read_signature_defs
 from amr_tf.serving.repository import load_version
+from amr_tf.version_folders import version_path
 
 METADATA_ASSET = "amr_metadata.json"
 METADATA_FORMAT = "amr_tf.export/1"
@@ -48,10 +49,6 @@ def model_metadata(module, config, info, version, training_step,
         "signatures": sorted(module.signatures()),
         "flags": flag_text,
     }
-
-
-def version_path(export_base, version):
-    return os.path.join(export_base, str(version))
 
 
 def export_saved_model(model, config, info, export_base, version=None,

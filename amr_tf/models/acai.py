@@ -1,4 +1,4 @@
-"""The plain-convolution networks of ACAI (Berthelot et al. 2019), SPEC §4.
+"""The plain-convolution networks of ACAI (Berthelot et al. 2019), METHOD.md §4.
 
 With the authors' 32 px settings (width 16, latent_size 4, latent_channels 2
 or 16) the code is 32- or 256-dimensional. Leaky ReLU (slope 0.2), two 3x3

@@ -1,4 +1,4 @@
-"""Residual encoder, decoder and SNGAN-style discriminator (paper §3, SPEC §4).
+"""Residual encoder, decoder and SNGAN-style discriminator (paper §3, METHOD.md §4).
 
 Encoder: (B, S, S, C) in [-1, 1] -> (B, s, s, latent_channels), s = latent_size,
 through log2(S / s) residual down-blocks. Decoder mirrors it with nearest

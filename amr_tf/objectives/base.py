@@ -1,6 +1,6 @@
 """The training loop shared by every adversarial autoencoder objective.
 
-One `train_step` is one iteration of the paper's loop (SPEC §4): the input
+One `train_step` is one iteration of the paper's loop (METHOD.md §4): the input
 batch holds `n_critic` sub-batches; the discriminator takes one update on each
 (fresh fakes every time), then the generator (encoder, decoder and any learned
 mixer) takes one update on the last. Subclasses define the loss terms.

@@ -22,7 +22,6 @@ UNLOADING, END), reported by `status()`.
 """
 
 import dataclasses
-import os
 import threading
 
 import tensorflow as tf
@@ -36,6 +35,8 @@ from tensorflow_serving.config import model_server_config_pb2
 from amr_tf.serving import warmup
 from amr_tf.serving.bundle import LoadError
 from amr_tf.serving.bundle import SavedModelBundle
+from amr_tf.version_folders import list_versions
+from amr_tf.version_folders import version_path
 
 State = get_model_status_pb2.ModelVersionStatus.State
 VersionPolicy = (file_system_storage_path_source_pb2
@@ -84,14 +85,6 @@ class VersionStatus:
                                    else error_codes_pb2.OK)
         proto.status.error_message = self.error
         return proto
-
-
-def list_versions(base_path):
-    """Integer version folders under `base_path`, ascending; [] if none."""
-    if not tf.io.gfile.isdir(base_path):
-        return []
-    names = (name.rstrip("/") for name in tf.io.gfile.listdir(base_path))
-    return sorted(int(name) for name in names if name.isdigit())
 
 
 def aspired_versions(policy, on_disk):
@@ -210,7 +203,7 @@ class ModelRepository:
             self._statuses[name][status.version] = status
 
     def _load(self, name, version):
-        path = os.path.join(self._sources[name].base_path, str(version))
+        path = version_path(self._sources[name].base_path, version)
         self._set_status(name, VersionStatus(version, State.LOADING))
         try:
             bundle = load_version(path, self._max_batch_size)

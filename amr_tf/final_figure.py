@@ -1,0 +1,43 @@
+"""The figure a training run writes into its `model_dir` when it ends."""
+
+import os
+
+import numpy as np
+
+from amr_tf import inference
+from amr_tf import inputs
+from amr_tf import visualize
+
+INTERPOLATION_FIGURE = "interpolation.png"
+POINT_MIXES_FIGURE = "mixes.png"
+
+
+def write_figure(model, config, info):
+    """Writes the end-of-training figure into `model_dir`; returns its path.
+
+    Images: rows pixel / this model for `interpolation_pairs` test pairs.
+    Points (spiral): decoded random mixes over the data.
+    """
+    if not info.is_image:
+        examples = inputs.held_out_examples(config, 1024)
+        mixes = inference.random_mixes(model, examples["inputs"], config.seed)
+        path = os.path.join(config.model_dir, POINT_MIXES_FIGURE)
+        visualize.save_point_mixes_figure(
+            path, examples["inputs"], mixes,
+            title=f"{config.objective} {config.mixer}: decoded mixes")
+        return path
+    images = inputs.held_out_examples(config, 2 * config.interpolation_pairs)["inputs"]
+    pairs = len(images) // 2
+    images_a, images_b = images[:pairs], images[pairs:2 * pairs]
+    alphas = np.linspace(1.0, 0.0, config.interpolation_steps)
+    rows = np.stack([
+        visualize.pixel_interpolation(images_a, images_b, alphas),
+        inference.interpolate(model, images_a, images_b, alphas),
+    ], axis=1)
+    mixer = inference.interpolation_mixer(model)
+    label = f"{config.objective.upper()} ({mixer.name})"
+    path = os.path.join(config.model_dir, INTERPOLATION_FIGURE)
+    visualize.save_interpolation_figure(
+        path, rows, ["pixel", label],
+        title=f"{info.name}: {model.completed_iterations()} iterations")
+    return path

@@ -1,0 +1,88 @@
+"""The files of a training run's `model_dir`, and its flags.
+
+    <model_dir>/flags.txt      the run's flags as a flagfile (`--name=value`)
+               /checkpoints/   `tf.train.CheckpointManager` checkpoints
+               /tensorboard/   summaries
+
+`flags.txt` is written by `amr_tf.training.train`, checked when a run
+resumes, and read back by `amr_tf.restore` to rebuild the run.
+"""
+
+import os
+
+import tensorflow as tf
+
+from amr_tf.errors import UsageError
+from amr_tf.errors import WriteError
+from amr_tf.errors import write_failure_reason
+
+FLAGFILE = "flags.txt"
+CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
+
+
+def flag_lines(text):
+    """The `--name=value` lines of flagfile `text`, stripped, in order."""
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line.startswith("--")]
+
+
+def parse_flag_text(text):
+    """{name: value string} of flagfile `text`; later lines win."""
+    values = {}
+    for line in flag_lines(text):
+        name, _, value = line[2:].partition("=")
+        values[name] = value
+    return values
+
+
+def read_flag_text(model_dir):
+    """The text of the `flags.txt` of the run in `model_dir`.
+
+    Raises:
+        UsageError: `model_dir` has no `flags.txt`.
+    """
+    path = os.path.join(model_dir, FLAGFILE)
+    if not tf.io.gfile.exists(path):
+        raise UsageError(f"{path} does not exist: --model_dir must be the "
+                         "directory of a training run")
+    with tf.io.gfile.GFile(path) as flag_file:
+        return flag_file.read()
+
+
+def write_flag_text(model_dir, text):
+    """Writes `text` as `model_dir/flags.txt` through a temporary file and a
+    rename, so the file holds the old or the new text, never a part.
+
+    Raises:
+        WriteError: the write failed (the file is unchanged).
+    """
+    path = os.path.join(model_dir, FLAGFILE)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise WriteError(f"cannot write {path}: "
+                         f"{write_failure_reason(error)}") from None
+
+
+def check_resume_flags(model_dir, flag_text, structural_flags):
+    """Raises `UsageError` if `model_dir` was trained with other structural
+    flags than `flag_text` (the flagfile text of this run); a `model_dir`
+    without `flags.txt` passes."""
+    if not tf.io.gfile.exists(os.path.join(model_dir, FLAGFILE)):
+        return
+    stored = parse_flag_text(read_flag_text(model_dir))
+    current = parse_flag_text(flag_text)
+    for name in structural_flags:
+        if stored.get(name) != current.get(name):
+            raise UsageError(
+                f"{model_dir} holds a model trained with --{name}="
+                f"{stored.get(name, '<default>')}, but this run asks for "
+                f"--{name}={current.get(name, '<default>')}: use another "
+                "--model_dir or the same flags"
+            )

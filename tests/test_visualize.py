@@ -1,0 +1,62 @@
+"""Figures of amr_tf.visualize and amr_tf.experiments.figures: PNGs of the
+declared pixel size, written without touching matplotlib's global state."""
+
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+from amr_tf import visualize
+from amr_tf.experiments import figures
+
+
+def png_size(path):
+    """(width, height) from a PNG's IHDR chunk."""
+    with open(path, "rb") as png:
+        header = png.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_import_keeps_the_backend_and_loads_no_pyplot():
+    script = (
+        "import sys, matplotlib\n"
+        "before = matplotlib.get_backend()\n"
+        "import amr_tf.visualize, amr_tf.experiments.figures\n"
+        "print(before, matplotlib.get_backend(),\n"
+        "      'matplotlib.pyplot' in sys.modules, amr_tf.visualize.__file__)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True,
+        check=True, env={**os.environ, "MPLBACKEND": "svg"},
+    ).stdout.split()
+    assert output == ["svg", "svg", "False", visualize.__file__]
+
+
+def test_point_mixes_figure_is_figsize_times_dpi(tmp_path):
+    points = np.random.default_rng(0).normal(size=(20, 2))
+    path = tmp_path / "mixes.png"
+    visualize.save_point_mixes_figure(path, points, points[::-1], title="t")
+    assert png_size(path) == (500, 500)  # figsize (5, 5) at 100 dpi
+
+
+def test_interpolation_figure_size_follows_the_grid(tmp_path):
+    rows = np.zeros((1, 2, 3, 8, 8, 1), np.float32)  # 1 pair, 2 methods, 3 steps
+    path = tmp_path / "interpolation.png"
+    visualize.save_interpolation_figure(path, rows, ["pixel", "AMR"], "t")
+    # A 19 x 28 px grid: the 4 in minimum width, 19 / 40 + 0.6 in high.
+    assert png_size(path) == (400, 107)
+
+
+def test_experiment_figures_sizes(tmp_path):
+    figures.save_bar_chart(tmp_path / "bars.png", {"a": 0.2, "b": 0.7}, "share",
+                           reference=0.38, reference_label="floor")
+    figures.save_mask_heatmap(tmp_path / "mask.png", np.full((4, 10), 0.5),
+                              ["00", "01", "10", "11"])
+    figures.save_point_mix_panels(
+        tmp_path / "panels.png", [("a", np.zeros((4, 2)), np.ones((4, 2)))] * 2)
+    assert png_size(tmp_path / "bars.png") == (400, 240)
+    assert png_size(tmp_path / "mask.png") == (320, 186)  # (4, 4/3 + 1) in
+    assert png_size(tmp_path / "panels.png") == (512, 272)
