@@ -7,6 +7,7 @@ import numpy as np
 from amr_tf import inference
 from amr_tf import inputs
 from amr_tf import visualize
+from amr_tf.data import pairs as data_pairs
 
 INTERPOLATION_FIGURE = "interpolation.png"
 POINT_MIXES_FIGURE = "mixes.png"
@@ -15,7 +16,9 @@ POINT_MIXES_FIGURE = "mixes.png"
 def write_figure(model, config, info):
     """Writes the end-of-training figure into `model_dir`; returns its path.
 
-    Images: rows pixel / this model for `interpolation_pairs` test pairs.
+    Images: rows pixel / this model for `interpolation_pairs` random
+    held-out pairs (`data.pairs.pick_pairs`: across classes where there are
+    labels; the same pairs for the same `--seed`).
     Points (spiral): decoded random mixes over the data.
     """
     if not info.is_image:
@@ -26,9 +29,10 @@ def write_figure(model, config, info):
             path, examples["inputs"], mixes,
             title=f"{config.objective} {config.mixer}: decoded mixes")
         return path
-    images = inputs.held_out_examples(config, 2 * config.interpolation_pairs)["inputs"]
-    pairs = len(images) // 2
-    images_a, images_b = images[:pairs], images[pairs:2 * pairs]
+    examples = inputs.held_out_examples(config, data_pairs.PAIR_POOL, minimum=2)
+    first, second = data_pairs.pick_pairs(
+        examples["label"], config.interpolation_pairs, config.seed)
+    images_a, images_b = examples["inputs"][first], examples["inputs"][second]
     alphas = np.linspace(1.0, 0.0, config.interpolation_steps)
     rows = np.stack([
         visualize.pixel_interpolation(images_a, images_b, alphas),

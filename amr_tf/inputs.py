@@ -38,14 +38,16 @@ def train_dataset(config, info, batches_consumed=0, input_context=None):
     )
 
 
-def held_out_examples(config, count):
-    """`count` examples for figures and summaries, as NumPy arrays.
+def held_out_examples(config, count, minimum=None):
+    """Up to `count` examples for figures and summaries, as NumPy arrays.
 
-    The first `count` test examples; training examples when the test split is
-    smaller (a small image folder can have a test split of one image).
+    The first `count` test examples; training examples when the test split
+    has fewer than `minimum` (default `count`; a small image folder can have
+    a test split of one image).
     """
+    minimum = count if minimum is None else minimum
     for split in ("test", "train"):
         batch = next(iter(data_lib.load(config.data, split).batch(count)))
-        if len(batch["inputs"]) == count:
+        if len(batch["inputs"]) >= minimum:
             break
     return {key: np.asarray(value) for key, value in batch.items()}

@@ -4,6 +4,9 @@ import numpy as np
 
 from amr_tf.data.registry import NO_LABEL
 
+# Held-out examples that interpolation figures draw their pairs from.
+PAIR_POOL = 512
+
 
 def pick_pairs(labels, count, seed):
     """Indices of `count` random pairs of distinct examples.

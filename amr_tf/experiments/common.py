@@ -53,8 +53,6 @@ flags.DEFINE_string("classifier_dir", None,
 
 FLAGS = flags.FLAGS
 
-# Held-out examples the interpolation figures draw their pairs from.
-PAIR_POOL = 512
 # --quick: 16 px images, 800 iterations of the config's own settings.
 QUICK_FLAGS = ("--image_size=16", "--steps=800", "--log_every=100")
 # Without --quick, shapes (the CPU demo config) takes the paper's optimiser
@@ -173,8 +171,8 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
     """Interpolations of held-out pairs, rows pixel then one per run.
 
     Rows follow the paper's order: pixel, ARAE, ACAI, AMR (Fig. 3-5). The
-    pairs are drawn at random (`seed`) from the first `PAIR_POOL` held-out
-    examples, across classes where the data has labels.
+    pairs are drawn at random (`seed`) from the first `data.pairs.PAIR_POOL`
+    held-out examples, across classes where the data has labels.
 
     Args:
         path: output PNG.
@@ -182,7 +180,7 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
     """
     restored = items[0].restored
     examples = metrics_lib.first_examples(restored.config.data, "test",
-                                          PAIR_POOL)
+                                          data_pairs.PAIR_POOL)
     first, second = data_pairs.pick_pairs(examples["label"], pairs, seed)
     images_a, images_b = examples["inputs"][first], examples["inputs"][second]
     alphas = np.linspace(1.0, 0.0, steps)
