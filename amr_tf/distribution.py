@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -48,8 +49,7 @@ def make_strategy(name):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise UsageError(f"unknown --strategy={name!r}; choose one of "
-                     f"{', '.join(STRATEGIES)}")
+    check_choice("name", name, STRATEGIES)
 
 
 def check_strategy(config, strategy):
@@ -87,9 +87,7 @@ def dtype_policy(name):
     Layers take the policy when they are built, so build the networks inside
     and they keep it; the previous policy is restored on exit.
     """
-    if name not in PRECISIONS:
-        raise UsageError(f"unknown --mixed_precision={name!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
+    check_choice("name", name, PRECISIONS)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf.errors import WriteError
+from amr_tf.errors import check_choice
 from amr_tf.errors import write_failure_reason
 
 NONFINITE_POLICIES = ("stop", "rollback")
@@ -160,9 +161,7 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
             rollback limit) says stop.
         WriteError: a checkpoint could not be written.
     """
-    if on_nonfinite not in NONFINITE_POLICIES:
-        raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, "
-                         f"got {on_nonfinite!r}")
+    check_choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
     done = model.completed_iterations()
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), add_history=True, add_progbar=verbose != 0,

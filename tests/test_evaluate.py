@@ -127,7 +127,7 @@ def test_metrics_that_do_not_apply_or_do_not_exist_are_refused(trained):
         "mix_attributes", "consistency"]
     with pytest.raises(UsageError, match="metric lines does not apply"):
         metrics_lib.evaluate(restored, ["lines"])
-    with pytest.raises(UsageError, match="unknown metric 'psnr'"):
+    with pytest.raises(UsageError, match="unknown metric='psnr'"):
         metrics_lib.evaluate(restored, ["psnr"])
 
 

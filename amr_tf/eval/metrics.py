@@ -19,6 +19,7 @@ from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
 from amr_tf.eval import mixes
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
            "spiral", "mix_attributes", "consistency")
@@ -91,9 +92,7 @@ def evaluate(restored, names, settings=EvalSettings()):
     """
     usable = applicable(restored)
     for name in names:
-        if name not in METRICS:
-            raise UsageError(f"unknown metric {name!r}; choose from "
-                             f"{', '.join(METRICS)}")
+        check_choice("metric", name, tuple(METRICS))
         if name not in usable:
             raise UsageError(
                 f"metric {name} does not apply to this run "
