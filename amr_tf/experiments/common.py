@@ -25,7 +25,6 @@ from amr_tf import inference
 from amr_tf import restore
 from amr_tf import training
 from amr_tf import visualize
-from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
 
