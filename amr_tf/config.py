@@ -101,7 +101,8 @@ class TrainConfig:
         "re-running with the same --model_dir resumes.")
     log_every: int = setting(
         100, "Iterations between progress lines, summaries and "
-        "checkpoints.", bounds=COUNT)
+        "checkpoints; need not divide --steps (the last block is shorter).",
+        bounds=COUNT)
     keep_checkpoints: int = setting(3, "Checkpoints kept.", bounds=COUNT)
     interpolation_pairs: int = setting(6, "Pairs in the final figure.",
                                        bounds=COUNT)

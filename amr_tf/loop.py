@@ -2,8 +2,9 @@
 numerical faults.
 
 Training runs in blocks of `log_every` iterations (Keras "epochs" for the
-callbacks and the progress bar); a checkpoint is saved at the end of every
-block. Around that loop:
+callbacks), counted from iteration 0 whatever the run resumed from; the last
+block ends at `steps`, so it may be shorter. A checkpoint is saved at the end
+of every block. Around that loop:
 
 - SIGTERM (a scheduler's preemption notice) ends the current iteration, saves
   a checkpoint of it and returns with `preempted=True`; re-running the same

@@ -55,11 +55,6 @@ def validate(config):
     Raises:
         UsageError: with a one-line message naming the problem.
     """
-    if config.steps % min(config.log_every, config.steps):
-        raise ArgumentError(
-            "{steps} must be a multiple of {log_every}",
-            steps=argument(config, "steps"),
-            log_every=argument(config, "log_every"))
     info = data_lib.get_info(config.data)
     if config.uses_class_mixer and not info.num_attributes:
         raise ArgumentError(

@@ -108,7 +108,7 @@ def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
     (["--dataset=spiral"], "--arch=resnet needs images"),
     (["--dataset=folder", "--data_dir=/nonexistent/shoes"], "/nonexistent/shoes"),
     (["--dataset=celeb_a", "--data_dir={empty}"], "tfds build celeb_a"),
-    (["--steps=5", "--log_every=2"], "--steps=5 must be a multiple of --log_every=2"),
+    (["--learning_rate=-1"], "--learning_rate=-1.0 must be a finite number > 0"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path):
     empty = tmp_path / "tfds"
