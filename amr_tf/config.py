@@ -100,9 +100,12 @@ class TrainConfig:
         "runs/default", "Checkpoints, TensorBoard logs and figures go here; "
         "re-running with the same --model_dir resumes.")
     log_every: int = setting(
-        100, "Iterations between progress lines, summaries and "
+        100, "Iterations between progress lines, TensorBoard image grids and "
         "checkpoints; need not divide --steps (the last block is shorter).",
         bounds=COUNT)
+    summary_every: int = setting(
+        10, "Iterations between TensorBoard scalars: each loss term's mean "
+        "over the interval, and the throughput.", bounds=COUNT)
     keep_checkpoints: int = setting(3, "Checkpoints kept.", bounds=COUNT)
     interpolation_pairs: int = setting(6, "Pairs in the final figure.",
                                        bounds=COUNT)

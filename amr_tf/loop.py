@@ -138,7 +138,7 @@ def sigterm_requests(enabled=True):
 
 
 def run(model, make_iterator, checkpoints, *, steps, log_every,
-        on_nonfinite="stop", max_rollbacks=3, callbacks=(), verbose=1,
+        on_nonfinite="stop", max_rollbacks=3, callbacks=(),
         handle_sigterm=True):
     """Trains `model` from its current iteration to `steps`.
 
@@ -153,8 +153,7 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
         max_rollbacks: rollbacks allowed in a row (without a checkpoint
             saved in between) before stopping anyway.
         callbacks: Keras callbacks, called as by `fit` with one epoch per
-            block.
-        verbose: Keras progress bar verbosity (0, 1 or 2).
+            block (progress lines come from one, `callbacks.Progress`).
         handle_sigterm: whether SIGTERM stops training with a checkpoint.
 
     Raises:
@@ -165,9 +164,8 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
     check_choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
     done = model.completed_iterations()
     callback_list = keras.callbacks.CallbackList(
-        list(callbacks), add_history=True, add_progbar=verbose != 0,
-        verbose=verbose, epochs=-(-steps // log_every), steps=log_every,
-        model=model)
+        list(callbacks), add_history=True, add_progbar=False,
+        epochs=-(-steps // log_every), steps=log_every, model=model)
     if on_nonfinite == "rollback" and checkpoints.latest() is None:
         checkpoints.save(done)  # Something to roll back to.
     model.make_train_function()

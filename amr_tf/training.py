@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import sys
 import tempfile
 
 import keras
@@ -369,14 +368,16 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
             steps=config.steps, log_every=config.log_every,
             on_nonfinite=config.on_nonfinite,
             max_rollbacks=config.max_rollbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
             # Workers of a cluster would stop at different iterations.
             handle_sigterm=not distribution.spans_workers(strategy),
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
+                callbacks_lib.Progress(config.steps),
             ] + ([callbacks_lib.Summaries(
                 os.path.join(config.model_dir, "tensorboard"), eval_batch,
-                info.is_image, seed=config.seed)] if chief else []),
+                info.is_image, seed=config.seed,
+                summary_every=config.summary_every,
+                flag_text=flag_text)] if chief else []),
         )
     iterations = model.completed_iterations()
     if outcome.preempted:

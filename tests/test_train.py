@@ -5,10 +5,12 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from amr_tf import callbacks
 from amr_tf import data
 from amr_tf import flags as train_flags
 from amr_tf import restore
@@ -19,8 +21,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_FLAGS = [
     "--dataset=shapes", "--image_size=16", "--arch=resnet", "--width=4",
     "--latent_size=4", "--latent_channels=4", "--batch_size=8",
-    "--n_critic=2", "--log_every=2", "--interpolation_pairs=2",
-    "--interpolation_steps=4",
+    "--n_critic=2", "--log_every=2", "--summary_every=1",
+    "--interpolation_pairs=2", "--interpolation_steps=4",
 ]
 
 
@@ -32,14 +34,20 @@ def run_cli(*args):
     )
 
 
-def event_tags(log_dir):
-    """Tag -> number of summaries written, over all event files."""
-    counts = {}
-    for path in pathlib.Path(log_dir).glob("events.out.tfevents.*"):
+def events(log_dir):
+    """Tag -> [(step, value as a NumPy array)], over all event files."""
+    found = {}
+    for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
-                counts[value.tag] = counts.get(value.tag, 0) + 1
-    return counts
+                found.setdefault(value.tag, []).append(
+                    (event.step, tf.make_ndarray(value.tensor)))
+    return found
+
+
+def event_tags(log_dir):
+    """Tag -> number of summaries written, over all event files."""
+    return {tag: len(values) for tag, values in events(log_dir).items()}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +88,15 @@ def test_cli_resumes_from_the_checkpoint_and_continues_the_count(trained_run):
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
     assert sorted(os.listdir(model_dir / "export")) == ["4", "6"]
-    # Summaries continue after the resume: iterations 2, 4 then 6.
-    assert event_tags(model_dir / "tensorboard")["g_total"] == 3
+    # Scalars every iteration (--summary_every=1), continued by the resume;
+    # image grids every block (--log_every=2); the flags once per run.
+    found = events(model_dir / "tensorboard")
+    assert [step for step, _ in found["g_total"]] == [1, 2, 3, 4, 5, 6]
+    assert [step for step, _ in found["inputs_reconstructions_mixes"]] == [
+        2, 4, 6]
+    assert [step for step, _ in found["flags"]] == [0, 4]
+    flag_text = found["flags"][1][1].item().decode()
+    assert "--width=4\n" in flag_text and "--steps=6\n" in flag_text
 
 
 def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
@@ -215,3 +230,56 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
     assert len(list(data.load(config.data, "test"))) < 6
     assert training.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
     assert (tmp_path / "run" / "interpolation.png").exists()
+
+
+class CountingModel:
+    """What the callbacks read of a model: its loss metrics and iterations."""
+
+    def __init__(self, *names):
+        self.metrics = [keras.metrics.Mean(name=name) for name in names]
+        self.iterations = 0
+
+    def completed_iterations(self):
+        return self.iterations
+
+
+def run_blocks(callback, model, blocks):
+    """Calls `callback` as `loop.run` does for blocks of per-iteration
+    `g_total` values; the logs hold running means since the block began."""
+    callback.set_model(model)
+    callback.on_train_begin()
+    for block, values in enumerate(blocks):
+        callback.on_epoch_begin(block)
+        for index in range(len(values)):
+            model.iterations += 1
+            logs = {"g_total": np.float32(np.mean(values[:index + 1])),
+                    "steps_per_sec": 2.0}
+            callback.on_train_batch_end(index, logs)
+        callback.on_epoch_end(block, {"g_total": float(np.mean(values)),
+                                      "steps_per_sec": 2.0})
+    callback.on_train_end()
+
+
+def test_summaries_write_each_terms_mean_over_its_interval(tmp_path):
+    summaries = callbacks.Summaries(str(tmp_path), None, is_image=False,
+                                    summary_every=3, flag_text="--width=4\n")
+    # Blocks of 4 and 3 iterations; scalars at iterations 3, 6 and the end.
+    run_blocks(summaries, CountingModel("g_total"), [[1, 3, 5, 7], [2, 4, 6]])
+    found = events(tmp_path)
+    steps, values = zip(*found["g_total"])
+    assert steps == (3, 6, 7)
+    np.testing.assert_allclose(values, [3.0, 13 / 3, 6.0], rtol=1e-6)
+    assert [step for step, _ in found["steps_per_sec"]] == [3, 6, 7]
+    assert [(step, text.item()) for step, text in found["flags"]] == [
+        (0, b"```\n--width=4\n```")]
+
+
+def test_progress_prints_iterations_losses_rate_and_time_left(capsys):
+    run_blocks(callbacks.Progress(steps=500), CountingModel("g_total"),
+               [[1.0, 2.0], [4.0]])
+    assert capsys.readouterr().out.splitlines() == [
+        "iteration 2/500  g_total 1.5  2 it/s  ETA 4m09s",
+        "iteration 3/500  g_total 4  2 it/s  ETA 4m08s",
+    ]
+    assert callbacks.format_duration(4.4) == "4s"
+    assert callbacks.format_duration(3 * 3600 + 59 * 60 + 59) == "3h59m"
