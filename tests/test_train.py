@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from amr_tf import callbacks
+from amr_tf import console
 from amr_tf import data
 from amr_tf import flags as train_flags
 from amr_tf import restore
@@ -60,9 +61,19 @@ def trained_run(tmp_path_factory):
     return model_dir, first, second
 
 
+TF_START_UP_LINES = ("I0000", "W0000", "E0000", "WARNING: All log messages")
+
+
 def test_cli_writes_checkpoints_summaries_flags_and_figure(trained_run):
     model_dir, first, _ = trained_run
     assert first.returncode == 0, first.stderr[-2000:]
+    # A quiet console: no TF start-up lines, progress in iterations.
+    assert not [line for line in first.stderr.splitlines()
+                if line.startswith(TF_START_UP_LINES) or "cuda" in line]
+    progress = [line for line in first.stdout.splitlines()
+                if line.startswith("iteration ")]
+    assert [line.split()[1] for line in progress] == ["2/4", "4/4"]
+    assert "ETA" in progress[-1] and "Epoch" not in first.stdout
     assert f"Outputs in {model_dir}" in first.stdout
     assert str(model_dir / "interpolation.png") in first.stdout
     png = (model_dir / "interpolation.png").read_bytes()
@@ -283,3 +294,20 @@ def test_progress_prints_iterations_losses_rate_and_time_left(capsys):
     ]
     assert callbacks.format_duration(4.4) == "4s"
     assert callbacks.format_duration(3 * 3600 + 59 * 60 + 59) == "3h59m"
+
+
+def test_only_commands_quiet_tensorflow(monkeypatch):
+    assert console.started_as_command(["-m", "--steps=3"])
+    assert console.started_as_command(["/venv/bin/amr-train", "--help"])
+    assert not console.started_as_command(["/venv/bin/ipykernel_launcher.py"])
+    assert not console.started_as_command([])
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    console.quiet_tensorflow()  # The user's level wins.
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    plain_import = subprocess.run(
+        [sys.executable, "-c", "import os, sys, amr_tf; print("
+         "os.environ.get('TF_CPP_MIN_LOG_LEVEL'), 'tensorflow' in sys.modules)"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env={key: value for key, value in os.environ.items()
+             if key != "TF_CPP_MIN_LOG_LEVEL"})
+    assert plain_import.stdout == "None False\n"
