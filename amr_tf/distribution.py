@@ -7,13 +7,16 @@ replicas are those of one device on the whole batch (SPEC §7).
 """
 
 import contextlib
+import dataclasses
 import os
 
 import keras
 import tensorflow as tf
 
+from amr_tf.errors import ArgumentError
 from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
+from amr_tf.fields import argument
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -61,13 +64,20 @@ def check_strategy(config, strategy):
     """
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
-        raise UsageError(f"--batch_size={config.batch_size} must be a multiple "
-                         f"of the {replicas} replicas of the strategy")
+        raise ArgumentError(
+            "{batch_size} must be a multiple of the {replicas} replicas of the "
+            "strategy", batch_size=argument(config, "batch_size"),
+            replicas=replicas)
     if (config.jit_compile and replicas > 1
             and not isinstance(strategy, tf.distribute.TPUStrategy)):
-        raise UsageError(f"--jit_compile needs one replica or a TPU; this "
-                         f"strategy has {replicas} replicas: drop "
-                         "--jit_compile or use --strategy=default")
+        jit_compile = argument(config, "jit_compile")
+        raise ArgumentError(
+            "{jit_compile} needs one replica or a TPU; this strategy has "
+            "{replicas} replicas: use {no_jit} or {default}",
+            jit_compile=jit_compile, replicas=replicas,
+            no_jit=dataclasses.replace(jit_compile, value=False),
+            default=dataclasses.replace(argument(config, "strategy"),
+                                        value="default"))
 
 
 def is_chief(strategy):

@@ -33,11 +33,14 @@ class Argument:
         return f"{self.name}={self.value!r}"
 
     def as_flag(self):
-        """`--flag=value` as a command line spells it, e.g. `--arch=vgg`;
-        `as_python()` when no flag sets the argument."""
+        """`--flag=value` as a command line spells it, e.g. `--arch=vgg`
+        (`--flag` or `--noflag` for a bool); `as_python()` when no flag sets
+        the argument."""
         if self.flag is None:
             return self.as_python()
         value = self.value
+        if isinstance(value, bool):
+            return f"--{'' if value else 'no'}{self.flag}"
         if isinstance(value, (tuple, list)):
             value = ",".join(map(str, value))
         return f"--{self.flag}={value}"

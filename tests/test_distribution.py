@@ -165,9 +165,9 @@ def test_mirrored_iteration_equals_the_single_device_iteration(kind,
 
 
 def test_jit_compile_needs_one_replica(two_replicas):
-    with pytest.raises(UsageError, match="--jit_compile needs one replica"):
+    with pytest.raises(UsageError, match="jit_compile=True needs one replica"):
         distribution.check_strategy(_config(jit_compile=True), two_replicas)
-    with pytest.raises(UsageError, match="--batch_size=7 must be a multiple"):
+    with pytest.raises(UsageError, match="batch_size=7 must be a multiple"):
         distribution.check_strategy(_config(batch_size=7), two_replicas)
     distribution.check_strategy(_config(jit_compile=True),
                                 tf.distribute.get_strategy())

@@ -125,6 +125,8 @@ def test_an_argument_spells_lists_as_a_flag_does():
     argument = Argument("attributes", ("Male", "Smiling"), "attributes")
     assert argument.as_python() == "attributes=('Male', 'Smiling')"
     assert argument.as_flag() == "--attributes=Male,Smiling"
+    assert Argument("export", False, "export").as_flag() == "--noexport"
+    assert Argument("export", True, "export").as_flag() == "--export"
 
 
 @pytest.mark.parametrize("bounds, inside, outside, text", [
