@@ -1,6 +1,8 @@
 """What the command-line tools share: one-line errors, flag parsing, help.
 
 Bad flags, data or configs exit with status 2 and one line `error: ...`.
+Library errors name the arguments they are about (`family='vgg'`); `fail`
+names them by the flags that set them (`--arch=vgg`).
 """
 
 import sys
@@ -8,12 +10,21 @@ import sys
 from absl import app
 from absl import flags
 
+from amr_tf.errors import ArgumentError
+
 USAGE_EXIT_CODE = 2
 
 
-def fail(message, exit_code=USAGE_EXIT_CODE):
-    """Prints a one-line error and exits (by default with the usage status)."""
-    print(f"error: {message}", file=sys.stderr)
+def fail(error, exit_code=USAGE_EXIT_CODE):
+    """Prints a one-line error and exits (by default with the usage status).
+
+    Args:
+        error: a message, or an exception; an `ArgumentError` is shown with
+            its arguments named by their flags.
+    """
+    if isinstance(error, ArgumentError):
+        error = error.flag_message()
+    print(f"error: {error}", file=sys.stderr)
     sys.exit(exit_code)
 
 

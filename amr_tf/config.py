@@ -1,60 +1,149 @@
-"""The settings of one training run (filled from absl flags by `flags.py`)."""
+"""The settings of one training run.
+
+Every setting declares its default, help text and allowed values here (or
+in `DataConfig` and `ArchitectureConfig`, nested below); `amr_tf.flags`
+makes the flags of `python -m amr_tf.train` from them. The defaults are the
+paper's; the flagfiles under amr_tf/configs/ set each experiment.
+"""
 
 import dataclasses
 
+from amr_tf import distribution
+from amr_tf import loop
+from amr_tf import losses
+from amr_tf import mixers
+from amr_tf import objectives
 from amr_tf.data import DataConfig
+from amr_tf.fields import Range
+from amr_tf.fields import check
+from amr_tf.fields import setting
 from amr_tf.models import ArchitectureConfig
 
-OBJECTIVE_NAMES = ("amr", "arae", "acai")
+NON_NEGATIVE = Range(0)
+POSITIVE = Range(0, low_open=True)
+COUNT = Range(1)
+UNIT_INTERVAL = Range(0, 1)
+ADAM_BETA = Range(0, 1, high_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything `training.train` needs; see `flags.py` for each meaning."""
+    """Everything `training.train` needs; each field's help says what it
+    holds.
+
+    Raises:
+        ArgumentError: a field outside its choices or range.
+    """
 
     data: DataConfig = DataConfig()
     arch: ArchitectureConfig = ArchitectureConfig()
-    objective: str = "amr"
-    mixer: str = "mixup"
-    base_mixer: str = "bernoulli"
-    kway_sources: int = 3
-    hard_mask: bool = False
-    label_mix: str = "convex"
-    recon_weight: float = 10.0
-    consistency_weight: float = 0.0
-    cls_weight: float = 1.0
-    mask_sparsity_weight: float = 0.0
-    recon_loss: str = "l1"
-    gan_loss: str = "bce"
-    adversary_weight: float = 0.5
-    acai_gamma: float = 0.2
-    n_critic: int = 5
-    learning_rate: float = 2e-4
-    disc_learning_rate: float | None = None
-    beta_1: float = 0.0
-    beta_2: float = 0.99
-    batch_size: int = 64
-    cache_data: bool = True
-    steps: int = 10000
-    seed: int = 0
-    model_dir: str = "runs/default"
-    log_every: int = 100
-    keep_checkpoints: int = 3
-    interpolation_pairs: int = 6
-    interpolation_steps: int = 8
-    export: bool = True
-    export_base: str | None = None
-    strategy: str = "default"
-    mixed_precision: str = "float32"
-    jit_compile: bool = False
-    on_nonfinite: str = "stop"
-    max_rollbacks: int = 3
-    deterministic: bool = False
 
-    @property
-    def steps_per_log(self):
-        """Iterations per Keras epoch: `log_every`, at most `steps`."""
-        return min(self.log_every, self.steps)
+    # Objective.
+    objective: str = setting("amr", "amr (eq. 5/6), arae (eq. 2) or acai.",
+                             choices=tuple(objectives.OBJECTIVES),
+                             structural=True)
+    mixer: str = setting(
+        "mixup", "AMR mixing function; class_mixer adds the supervised mixer "
+        "(eq. 6) to --base_mixer.", choices=mixers.MIXER_NAMES,
+        structural=True)
+    base_mixer: str = setting(
+        "bernoulli", "Unsupervised mixer used beside --mixer=class_mixer.",
+        choices=tuple(mixers.UNSUPERVISED_MIXERS), structural=True)
+    kway_sources: int = setting(3, "Sources mixed by --mixer=kway.",
+                                bounds=Range(2), structural=True)
+    hard_mask: bool = setting(
+        False, "Class mixer: sample a hard Bernoulli mask (straight-through) "
+        "instead of the soft mask.")
+    label_mix: str = setting(
+        "convex", "How the class mixer mixes the pair's attributes.",
+        choices=mixers.LABEL_MIXES)
+    recon_weight: float = setting(10.0, "lambda: reconstruction weight.",
+                                  bounds=NON_NEGATIVE)
+    consistency_weight: float = setting(
+        0.0, "beta: mixing-consistency weight.", bounds=NON_NEGATIVE)
+    cls_weight: float = setting(1.0, "Class-consistency weight (eq. 6).",
+                                bounds=NON_NEGATIVE)
+    mask_sparsity_weight: float = setting(
+        0.0, "Class mixer mask sparsity regulariser weight.",
+        bounds=NON_NEGATIVE)
+    recon_loss: str = setting("l1", "Distance for reconstruction and "
+                              "consistency.", choices=losses.DISTANCES)
+    gan_loss: str = setting("bce", "GAN loss.", choices=losses.GAN_LOSSES)
+    adversary_weight: float = setting(0.5, "ACAI: weight of the critic term.",
+                                      bounds=NON_NEGATIVE)
+    acai_gamma: float = setting(0.2, "ACAI: data/reconstruction blend.",
+                                bounds=UNIT_INTERVAL)
+    n_critic: int = setting(5, "Discriminator updates per generator update.",
+                            bounds=COUNT)
+
+    # Optimisation.
+    learning_rate: float = setting(2e-4, "Adam learning rate.",
+                                   bounds=POSITIVE)
+    disc_learning_rate: float | None = setting(
+        None, "Discriminator learning rate; default --learning_rate.",
+        bounds=POSITIVE)
+    beta_1: float = setting(0.0, "Adam beta_1.", bounds=ADAM_BETA)
+    beta_2: float = setting(0.99, "Adam beta_2.", bounds=ADAM_BETA)
+    batch_size: int = setting(64, "Examples per D or G update, over all "
+                              "replicas.", bounds=COUNT)
+    cache_data: bool = setting(
+        True, "Keep decoded images in memory after the first epoch (turn off "
+        "for datasets larger than RAM, e.g. celeb_a; generated datasets are "
+        "never cached).")
+    steps: int = setting(10000, "Training iterations (generator updates).",
+                         bounds=COUNT)
+    seed: int = setting(0, "Seed of weights, data order and mixes.",
+                        bounds=Range(0, 2**32 - 1))
+
+    # Output.
+    model_dir: str = setting(
+        "runs/default", "Checkpoints, TensorBoard logs and figures go here; "
+        "re-running with the same --model_dir resumes.")
+    log_every: int = setting(
+        100, "Iterations between progress lines, TensorBoard image grids and "
+        "checkpoints; need not divide --steps (the last block is shorter).",
+        bounds=COUNT)
+    summary_every: int = setting(
+        10, "Iterations between TensorBoard scalars: each loss term's mean "
+        "over the interval, and the throughput.", bounds=COUNT)
+    keep_checkpoints: int = setting(3, "Checkpoints kept.", bounds=COUNT)
+    interpolation_pairs: int = setting(6, "Pairs in the final figure.",
+                                       bounds=COUNT)
+    interpolation_steps: int = setting(8, "Columns in the final figure.",
+                                       bounds=Range(2))
+    export: bool = setting(True, "Export the serving SavedModel when "
+                           "training ends.")
+    export_base: str | None = setting(
+        None, "TF Serving model base path: versions are written to "
+        "<export_base>/<training step>; default <model_dir>/export.")
+
+    # Scale: devices, precision, compilation. None of them changes the
+    # update or the variables, so a run may resume under other values.
+    strategy: str = setting(
+        "default", "default (one device), mirrored (all local GPUs), "
+        "multi_worker (MultiWorkerMirroredStrategy from TF_CONFIG) or tpu. "
+        "--batch_size is the global batch.", choices=distribution.STRATEGIES)
+    mixed_precision: str = setting(
+        "float32", "Keras dtype policy of the networks; heads, decoder output "
+        "and variables stay float32. mixed_float16 adds dynamic loss scaling "
+        "to both optimizers.", choices=distribution.PRECISIONS)
+    jit_compile: bool = setting(False, "Compile the training step with XLA.")
+
+    # Reliability.
+    on_nonfinite: str = setting(
+        "stop", "When a loss term is NaN or Inf: stop (exit 1, the last "
+        "checkpoint kept) or rollback (restore the last checkpoint and go on "
+        "with the next batch).", choices=loop.NONFINITE_POLICIES)
+    max_rollbacks: int = setting(
+        3, "With --on_nonfinite=rollback: rollbacks in a row, with no "
+        "checkpoint saved between them, before stopping.", bounds=NON_NEGATIVE)
+    deterministic: bool = setting(
+        False, "Use deterministic TF ops (tf.config.experimental."
+        "enable_op_determinism): the same seed and flags give bitwise the "
+        "same run, also when resumed; may be slower.")
+
+    def __post_init__(self):
+        check(self)
 
     @property
     def export_path(self):

@@ -7,12 +7,16 @@ replicas are those of one device on the whole batch (METHOD.md §7).
 """
 
 import contextlib
+import dataclasses
 import os
 
 import keras
 import tensorflow as tf
 
+from amr_tf.errors import ArgumentError
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
+from amr_tf.fields import argument
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -48,8 +52,7 @@ def make_strategy(name):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise UsageError(f"unknown --strategy={name!r}; choose one of "
-                     f"{', '.join(STRATEGIES)}")
+    check_choice("name", name, STRATEGIES)
 
 
 def check_strategy(config, strategy):
@@ -61,13 +64,20 @@ def check_strategy(config, strategy):
     """
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
-        raise UsageError(f"--batch_size={config.batch_size} must be a multiple "
-                         f"of the {replicas} replicas of the strategy")
+        raise ArgumentError(
+            "{batch_size} must be a multiple of the {replicas} replicas of the "
+            "strategy", batch_size=argument(config, "batch_size"),
+            replicas=replicas)
     if (config.jit_compile and replicas > 1
             and not isinstance(strategy, tf.distribute.TPUStrategy)):
-        raise UsageError(f"--jit_compile needs one replica or a TPU; this "
-                         f"strategy has {replicas} replicas: drop "
-                         "--jit_compile or use --strategy=default")
+        jit_compile = argument(config, "jit_compile")
+        raise ArgumentError(
+            "{jit_compile} needs one replica or a TPU; this strategy has "
+            "{replicas} replicas: use {no_jit} or {default}",
+            jit_compile=jit_compile, replicas=replicas,
+            no_jit=dataclasses.replace(jit_compile, value=False),
+            default=dataclasses.replace(argument(config, "strategy"),
+                                        value="default"))
 
 
 def is_chief(strategy):
@@ -104,9 +114,7 @@ def dtype_policy(name):
     Layers take the policy when they are built, so build the networks inside
     and they keep it; the previous policy is restored on exit.
     """
-    if name not in PRECISIONS:
-        raise UsageError(f"unknown --mixed_precision={name!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
+    check_choice("name", name, PRECISIONS)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:

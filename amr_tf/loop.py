@@ -2,8 +2,9 @@
 numerical faults.
 
 Training runs in blocks of `log_every` iterations (Keras "epochs" for the
-callbacks and the progress bar); a checkpoint is saved at the end of every
-block. Around that loop:
+callbacks), counted from iteration 0 whatever the run resumed from; the last
+block ends at `steps`, so it may be shorter. A checkpoint is saved at the end
+of every block. Around that loop:
 
 - SIGTERM (a scheduler's preemption notice) ends the current iteration, saves
   a checkpoint of it and returns with `preempted=True`; re-running the same
@@ -32,6 +33,7 @@ import tensorflow as tf
 
 from amr_tf import distribution
 from amr_tf.errors import WriteError
+from amr_tf.errors import check_choice
 from amr_tf.errors import write_failure_reason
 
 NONFINITE_POLICIES = ("stop", "rollback")
@@ -159,7 +161,7 @@ def preemption_requests(strategy):
 
 
 def run(model, make_iterator, checkpoints, *, steps, log_every,
-        on_nonfinite="stop", max_rollbacks=3, callbacks=(), verbose=1):
+        on_nonfinite="stop", max_rollbacks=3, callbacks=()):
     """Trains `model` from its current iteration to `steps`.
 
     Args:
@@ -173,22 +175,18 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
         max_rollbacks: rollbacks allowed in a row (without a checkpoint
             saved in between) before stopping anyway.
         callbacks: Keras callbacks, called as by `fit` with one epoch per
-            block.
-        verbose: Keras progress bar verbosity (0, 1 or 2).
+            block (progress lines come from one, `callbacks.Progress`).
 
     Raises:
         NonFiniteLossError: a loss became NaN/Inf and the policy (or the
             rollback limit) says stop.
         WriteError: a checkpoint could not be written.
     """
-    if on_nonfinite not in NONFINITE_POLICIES:
-        raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}, "
-                         f"got {on_nonfinite!r}")
+    check_choice("on_nonfinite", on_nonfinite, NONFINITE_POLICIES)
     done = model.completed_iterations()
     callback_list = keras.callbacks.CallbackList(
-        list(callbacks), add_history=True, add_progbar=verbose != 0,
-        verbose=verbose, epochs=-(-steps // log_every), steps=log_every,
-        model=model)
+        list(callbacks), add_history=True, add_progbar=False,
+        epochs=-(-steps // log_every), steps=log_every, model=model)
     if on_nonfinite == "rollback" and checkpoints.latest() is None:
         checkpoints.save(done)  # Something to roll back to.
     model.make_train_function()

@@ -7,7 +7,7 @@ under a distribution strategy) and log its mean.
 
 import tensorflow as tf
 
-from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 GAN_LOSSES = ("bce", "mse", "hinge")
 DISTANCES = ("l1", "l2")
@@ -33,6 +33,7 @@ def gan_loss(logits, real, kind="bce", discriminator=True):
     Returns:
         (B,) float32 losses.
     """
+    check_choice("kind", kind, GAN_LOSSES)
     logits = tf.cast(logits, tf.float32)
     target = 1.0 if real else 0.0
     if kind == "bce":
@@ -41,17 +42,12 @@ def gan_loss(logits, real, kind="bce", discriminator=True):
         )
     elif kind == "mse":
         values = tf.square(logits - target)
-    elif kind == "hinge":
-        if not discriminator:
-            values = -logits
-        elif real:
-            values = tf.nn.relu(1.0 - logits)
-        else:
-            values = tf.nn.relu(1.0 + logits)
+    elif not discriminator:  # hinge
+        values = -logits
+    elif real:
+        values = tf.nn.relu(1.0 - logits)
     else:
-        raise UsageError(
-            f"unknown --gan_loss={kind!r}; choose one of {', '.join(GAN_LOSSES)}"
-        )
+        values = tf.nn.relu(1.0 + logits)
     return _per_example_mean(values)
 
 
@@ -61,14 +57,11 @@ def distance(a, b, kind="l1"):
     Used for reconstruction rec(x, g(f(x))) and for mixing consistency
     ||h_mix - f(g(h_mix))||, as in the authors' code.
     """
+    check_choice("kind", kind, DISTANCES)
     difference = tf.cast(a, tf.float32) - tf.cast(b, tf.float32)
     if kind == "l1":
         return _per_example_mean(tf.abs(difference))
-    if kind == "l2":
-        return _per_example_mean(tf.square(difference))
-    raise UsageError(
-        f"unknown --recon_loss={kind!r}; choose one of {', '.join(DISTANCES)}"
-    )
+    return _per_example_mean(tf.square(difference))
 
 
 def attribute_loss(logits, targets):

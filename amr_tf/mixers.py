@@ -26,6 +26,7 @@ import tensorflow as tf
 from amr_tf import replicas
 from amr_tf import seeds as seed_lib
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 MixOutput = collections.namedtuple(
     "MixOutput", ["latents", "attributes", "mask"]
@@ -177,7 +178,7 @@ class KWay(Mixer):
     def __init__(self, num_sources=3, **kwargs):
         super().__init__(**kwargs)
         if num_sources < 2:
-            raise UsageError(f"--kway_sources must be >= 2, got {num_sources}")
+            raise UsageError(f"num_sources must be >= 2, got {num_sources}")
         self.num_sources = num_sources
 
     def sample_weights(self, batch_size, seed, dtype):
@@ -207,6 +208,10 @@ class KWay(Mixer):
         return {**super().get_config(), "num_sources": self.num_sources}
 
 
+# How the class mixer mixes the attributes of a pair (see `ClassMixer`).
+LABEL_MIXES = ("convex", "bernoulli")
+
+
 class ClassMixer(Mixer):
     """The supervised mixer Mix_sup (paper §2.1, eq. 6).
 
@@ -225,10 +230,7 @@ class ClassMixer(Mixer):
 
     def __init__(self, latent_channels, hard=False, label_mix="convex", **kwargs):
         super().__init__(**kwargs)
-        if label_mix not in ("convex", "bernoulli"):
-            raise UsageError(
-                f"unknown --label_mix={label_mix!r}; choose convex or bernoulli"
-            )
+        check_choice("label_mix", label_mix, LABEL_MIXES)
         self.latent_channels = latent_channels
         self.hard = hard
         self.label_mix = label_mix
@@ -321,10 +323,7 @@ MIXER_NAMES = (*UNSUPERVISED_MIXERS, "class_mixer")
 
 def build_mixer(name, *, seed=0, kway_sources=3):
     """An unsupervised mixer by name (the class mixer is built separately)."""
-    if name not in UNSUPERVISED_MIXERS:
-        raise UsageError(
-            f"unknown mixer {name!r}; choose one of {', '.join(MIXER_NAMES)}"
-        )
+    check_choice("name", name, tuple(UNSUPERVISED_MIXERS))
     if name == "bernoulli":
         return Bernoulli(permutation_seed=seed, name=name)
     if name == "kway":

@@ -29,8 +29,8 @@ flags.adopt_module_key_flags(train_flags)  # --help lists them.
 def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)  # Keras prints the progress.
-    config = train_flags.config_from_flags()
     try:
+        config = train_flags.config_from_flags()
         result = training.train(
             config,
             flag_text=train_flags.serialize(),

@@ -10,7 +10,6 @@ writes).
 
 import dataclasses
 import os
-import sys
 import tempfile
 
 import tensorflow as tf
@@ -23,11 +22,11 @@ from amr_tf import export as export_lib
 from amr_tf import final_figure
 from amr_tf import inputs
 from amr_tf import loop
-from amr_tf import mixers as mixer_lib
 from amr_tf import model_builder
 from amr_tf import objectives
 from amr_tf import run_directory
-from amr_tf.errors import UsageError
+from amr_tf.errors import ArgumentError
+from amr_tf.fields import argument
 
 
 @dataclasses.dataclass
@@ -47,33 +46,18 @@ class TrainResult:
 
 
 def validate(config):
-    """Checks a config before anything is built; returns the `DatasetInfo`.
+    """Checks what the fields of a config cannot check alone (each field is
+    checked when the config is made); returns the `DatasetInfo`.
 
     Raises:
         UsageError: with a one-line message naming the problem.
     """
-    if config.objective not in objectives.OBJECTIVES:
-        raise UsageError(f"unknown --objective={config.objective!r}; choose one "
-                         f"of {', '.join(objectives.OBJECTIVES)}")
-    if config.mixer not in mixer_lib.MIXER_NAMES:
-        raise UsageError(f"unknown --mixer={config.mixer!r}; choose one of "
-                         f"{', '.join(mixer_lib.MIXER_NAMES)}")
-    for name in ("batch_size", "steps", "n_critic", "log_every"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"--{name} must be >= 1, got {getattr(config, name)}")
-    if config.on_nonfinite not in loop.NONFINITE_POLICIES:
-        raise UsageError(f"unknown --on_nonfinite={config.on_nonfinite!r}; "
-                         f"choose one of {', '.join(loop.NONFINITE_POLICIES)}")
-    if config.max_rollbacks < 0:
-        raise UsageError(
-            f"--max_rollbacks must be >= 0, got {config.max_rollbacks}")
-    if config.steps % config.steps_per_log:
-        raise UsageError(f"--steps={config.steps} must be a multiple of "
-                         f"--log_every={config.log_every}")
     info = data_lib.get_info(config.data)
     if config.uses_class_mixer and not info.num_attributes:
-        raise UsageError(f"--mixer=class_mixer needs binary attributes, and "
-                         f"--dataset={info.name} has none")
+        raise ArgumentError(
+            "{mixer} needs binary attributes, and {dataset} has none",
+            mixer=argument(config, "mixer"),
+            dataset=argument(config.data, "name"))
     config.arch.validate(info.input_shape)
     return info
 
@@ -137,15 +121,17 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
 
         outcome = loop.run(
             model, make_iterator, checkpoints,
-            steps=config.steps, log_every=config.steps_per_log,
+            steps=config.steps, log_every=config.log_every,
             on_nonfinite=config.on_nonfinite,
             max_rollbacks=config.max_rollbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
+                callbacks_lib.Progress(config.steps),
             ] + ([callbacks_lib.Summaries(
                 os.path.join(config.model_dir, run_directory.TENSORBOARD),
-                eval_batch, info.is_image, seed=config.seed)] if chief else []),
+                eval_batch, info.is_image, seed=config.seed,
+                summary_every=config.summary_every,
+                flag_text=flag_text)] if chief else []),
         )
     iterations = model.completed_iterations()
     if outcome.preempted:

@@ -57,7 +57,7 @@ def test_dataset_names():
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(UsageError, match="unknown dataset 'cifar'") as error:
+    with pytest.raises(UsageError, match="unknown name='cifar'") as error:
         data.get_info(data.DataConfig(name="cifar"))
     for name in data.dataset_names():
         assert name in str(error.value)
@@ -69,7 +69,7 @@ def test_unknown_split_is_a_usage_error():
 
 
 def test_bad_sizes_are_usage_errors():
-    with pytest.raises(UsageError, match="image size 4"):
+    with pytest.raises(UsageError, match="image_size=4 must be >= 8"):
         data.get_info(data.DataConfig(name="shapes", image_size=4))
     with pytest.raises(UsageError, match="num_examples"):
         data.get_info(data.DataConfig(name="lines", num_examples=0))

@@ -24,6 +24,7 @@ import tensorflow as tf
 from amr_tf import checkpointing
 from amr_tf import data
 from amr_tf import distribution
+from amr_tf import final_figure
 from amr_tf import flags as train_flags
 from amr_tf import inputs
 from amr_tf import model_builder
@@ -170,9 +171,9 @@ def test_mirrored_iteration_equals_the_single_device_iteration(kind,
 
 
 def test_jit_compile_needs_one_replica(two_replicas):
-    with pytest.raises(UsageError, match="--jit_compile needs one replica"):
+    with pytest.raises(UsageError, match="jit_compile=True needs one replica"):
         distribution.check_strategy(_config(jit_compile=True), two_replicas)
-    with pytest.raises(UsageError, match="--batch_size=7 must be a multiple"):
+    with pytest.raises(UsageError, match="batch_size=7 must be a multiple"):
         distribution.check_strategy(_config(batch_size=7), two_replicas)
     distribution.check_strategy(_config(jit_compile=True),
                                 tf.distribute.get_strategy())
@@ -374,7 +375,7 @@ def test_sigterm_to_one_worker_stops_both_at_one_checkpoint_then_resumes(
         "checkpoint", "ckpt-3.data-00000-of-00001", "ckpt-3.index"]
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
-    assert not (model_dir / training.POINT_MIXES_FIGURE).exists()
+    assert not (model_dir / final_figure.POINT_MIXES_FIGURE).exists()
     assert not list(tmp_path.glob("amr_worker_*"))
 
     resumed = _train_on_two_workers(tmp_path, model_dir)

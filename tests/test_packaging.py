@@ -82,7 +82,7 @@ def test_expand_adds_the_flagfile_after_config():
         "amr-train", "--config=shapes", shapes, "--steps=7"]
     assert configs.expand(["amr-train", "--config", "shapes"]) == [
         "amr-train", "--config", "shapes", shapes]
-    with pytest.raises(UsageError, match="unknown config 'nope'"):
+    with pytest.raises(UsageError, match="unknown name='nope'"):
         configs.expand(["amr-train", "--config=nope"])
 
 
@@ -115,7 +115,7 @@ def test_unknown_config_fails_with_one_line_naming_the_configs():
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines()
               if line.startswith("error:")]
-    assert errors == ["error: unknown config 'nope'; choose one of "
+    assert errors == ["error: unknown --config=nope; choose one of "
                       + ", ".join(CONFIG_NAMES)]
 
 

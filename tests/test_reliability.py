@@ -164,6 +164,34 @@ def test_sigterm_inside_a_block_then_resume_equals_an_uninterrupted_run(
         np.testing.assert_array_equal(got, want)
 
 
+def checkpoint_iterations(model_dir):
+    """The iterations of the checkpoints kept in `model_dir`, oldest first."""
+    state = tf.train.get_checkpoint_state(str(model_dir / "checkpoints"))
+    return [int(path.rsplit("-", 1)[1])
+            for path in state.all_model_checkpoint_paths]
+
+
+def test_steps_need_not_be_a_multiple_of_log_every_and_resume_is_exact(
+        tmp_path):
+    reference = training.train(
+        tiny_config(tmp_path / "reference", "--steps=10", "--log_every=4"))
+    assert reference.iterations == 10
+    assert len(reference.history["g_total"]) == 3  # Blocks of 4, 4 and 2.
+    assert checkpoint_iterations(tmp_path / "reference") == [4, 8, 10]
+
+    first = training.train(
+        tiny_config(tmp_path / "resumed", "--steps=6", "--log_every=4"))
+    assert first.iterations == 6
+    resumed = training.train(
+        tiny_config(tmp_path / "resumed", "--steps=10", "--log_every=4"))
+    assert resumed.iterations == 10
+    # The blocks stay aligned to multiples of --log_every: 6, then 8 and 10.
+    assert checkpoint_iterations(tmp_path / "resumed") == [6, 8, 10]
+    for got, want in zip(model_values(resumed.model),
+                         model_values(reference.model)):
+        np.testing.assert_array_equal(got, want)
+
+
 # ----------------------------------------------------- numerical faults
 POISONED_BATCH = 5  # The 6th batch of the stream: iteration 6.
 

@@ -5,10 +5,13 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from amr_tf import callbacks
+from amr_tf import console
 from amr_tf import data
 from amr_tf import flags as train_flags
 from amr_tf import inputs
@@ -20,8 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_FLAGS = [
     "--dataset=shapes", "--image_size=16", "--arch=resnet", "--width=4",
     "--latent_size=4", "--latent_channels=4", "--batch_size=8",
-    "--n_critic=2", "--log_every=2", "--interpolation_pairs=2",
-    "--interpolation_steps=4",
+    "--n_critic=2", "--log_every=2", "--summary_every=1",
+    "--interpolation_pairs=2", "--interpolation_steps=4",
 ]
 
 
@@ -33,14 +36,20 @@ def run_cli(*args):
     )
 
 
-def event_tags(log_dir):
-    """Tag -> number of summaries written, over all event files."""
-    counts = {}
-    for path in pathlib.Path(log_dir).glob("events.out.tfevents.*"):
+def events(log_dir):
+    """Tag -> [(step, value as a NumPy array)], over all event files."""
+    found = {}
+    for path in sorted(pathlib.Path(log_dir).glob("events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
-                counts[value.tag] = counts.get(value.tag, 0) + 1
-    return counts
+                found.setdefault(value.tag, []).append(
+                    (event.step, tf.make_ndarray(value.tensor)))
+    return found
+
+
+def event_tags(log_dir):
+    """Tag -> number of summaries written, over all event files."""
+    return {tag: len(values) for tag, values in events(log_dir).items()}
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +62,19 @@ def trained_run(tmp_path_factory):
     return model_dir, first, second
 
 
+TF_START_UP_LINES = ("I0000", "W0000", "E0000", "WARNING: All log messages")
+
+
 def test_cli_writes_checkpoints_summaries_flags_and_figure(trained_run):
     model_dir, first, _ = trained_run
     assert first.returncode == 0, first.stderr[-2000:]
+    # A quiet console: no TF start-up lines, progress in iterations.
+    assert not [line for line in first.stderr.splitlines()
+                if line.startswith(TF_START_UP_LINES) or "cuda" in line]
+    progress = [line for line in first.stdout.splitlines()
+                if line.startswith("iteration ")]
+    assert [line.split()[1] for line in progress] == ["2/4", "4/4"]
+    assert "ETA" in progress[-1] and "Epoch" not in first.stdout
     assert f"Outputs in {model_dir}" in first.stdout
     assert str(model_dir / "interpolation.png") in first.stdout
     png = (model_dir / "interpolation.png").read_bytes()
@@ -81,8 +100,15 @@ def test_cli_resumes_from_the_checkpoint_and_continues_the_count(trained_run):
     reader = tf.train.load_checkpoint(str(model_dir / "checkpoints"))
     assert reader.get_tensor("iterations/.ATTRIBUTES/VARIABLE_VALUE") == 6
     assert sorted(os.listdir(model_dir / "export")) == ["4", "6"]
-    # Summaries continue after the resume: iterations 2, 4 then 6.
-    assert event_tags(model_dir / "tensorboard")["g_total"] == 3
+    # Scalars every iteration (--summary_every=1), continued by the resume;
+    # image grids every block (--log_every=2); the flags once per run.
+    found = events(model_dir / "tensorboard")
+    assert [step for step, _ in found["g_total"]] == [1, 2, 3, 4, 5, 6]
+    assert [step for step, _ in found["inputs_reconstructions_mixes"]] == [
+        2, 4, 6]
+    assert [step for step, _ in found["flags"]] == [0, 4]
+    flag_text = found["flags"][1][1].item().decode()
+    assert "--width=4\n" in flag_text and "--steps=6\n" in flag_text
 
 
 def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
@@ -109,7 +135,7 @@ def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
     (["--dataset=spiral"], "--arch=resnet needs images"),
     (["--dataset=folder", "--data_dir=/nonexistent/shoes"], "/nonexistent/shoes"),
     (["--dataset=celeb_a", "--data_dir={empty}"], "tfds build celeb_a"),
-    (["--steps=5", "--log_every=2"], "--steps=5 must be a multiple of --log_every=2"),
+    (["--learning_rate=-1"], "--learning_rate=-1.0 must be a finite number > 0"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path):
     empty = tmp_path / "tfds"
@@ -216,3 +242,73 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
     assert len(list(data.load(config.data, "test"))) < 6
     assert inputs.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
     assert (tmp_path / "run" / "interpolation.png").exists()
+
+
+class CountingModel:
+    """What the callbacks read of a model: its loss metrics and iterations."""
+
+    def __init__(self, *names):
+        self.metrics = [keras.metrics.Mean(name=name) for name in names]
+        self.iterations = 0
+
+    def completed_iterations(self):
+        return self.iterations
+
+
+def run_blocks(callback, model, blocks):
+    """Calls `callback` as `loop.run` does for blocks of per-iteration
+    `g_total` values; the logs hold running means since the block began."""
+    callback.set_model(model)
+    callback.on_train_begin()
+    for block, values in enumerate(blocks):
+        callback.on_epoch_begin(block)
+        for index in range(len(values)):
+            model.iterations += 1
+            logs = {"g_total": np.float32(np.mean(values[:index + 1])),
+                    "steps_per_sec": 2.0}
+            callback.on_train_batch_end(index, logs)
+        callback.on_epoch_end(block, {"g_total": float(np.mean(values)),
+                                      "steps_per_sec": 2.0})
+    callback.on_train_end()
+
+
+def test_summaries_write_each_terms_mean_over_its_interval(tmp_path):
+    summaries = callbacks.Summaries(str(tmp_path), None, is_image=False,
+                                    summary_every=3, flag_text="--width=4\n")
+    # Blocks of 4 and 3 iterations; scalars at iterations 3, 6 and the end.
+    run_blocks(summaries, CountingModel("g_total"), [[1, 3, 5, 7], [2, 4, 6]])
+    found = events(tmp_path)
+    steps, values = zip(*found["g_total"])
+    assert steps == (3, 6, 7)
+    np.testing.assert_allclose(values, [3.0, 13 / 3, 6.0], rtol=1e-6)
+    assert [step for step, _ in found["steps_per_sec"]] == [3, 6, 7]
+    assert [(step, text.item()) for step, text in found["flags"]] == [
+        (0, b"```\n--width=4\n```")]
+
+
+def test_progress_prints_iterations_losses_rate_and_time_left(capsys):
+    run_blocks(callbacks.Progress(steps=500), CountingModel("g_total"),
+               [[1.0, 2.0], [4.0]])
+    assert capsys.readouterr().out.splitlines() == [
+        "iteration 2/500  g_total 1.5  2 it/s  ETA 4m09s",
+        "iteration 3/500  g_total 4  2 it/s  ETA 4m08s",
+    ]
+    assert callbacks.format_duration(4.4) == "4s"
+    assert callbacks.format_duration(3 * 3600 + 59 * 60 + 59) == "3h59m"
+
+
+def test_only_commands_quiet_tensorflow(monkeypatch):
+    assert console.started_as_command(["-m", "--steps=3"])
+    assert console.started_as_command(["/venv/bin/amr-train", "--help"])
+    assert not console.started_as_command(["/venv/bin/ipykernel_launcher.py"])
+    assert not console.started_as_command([])
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    console.quiet_tensorflow()  # The user's level wins.
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    plain_import = subprocess.run(
+        [sys.executable, "-c", "import os, sys, amr_tf; print("
+         "os.environ.get('TF_CPP_MIN_LOG_LEVEL'), 'tensorflow' in sys.modules)"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+        env={key: value for key, value in os.environ.items()
+             if key != "TF_CPP_MIN_LOG_LEVEL"})
+    assert plain_import.stdout == "None False\n"

@@ -3,7 +3,7 @@
 
 import pathlib
 
-from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 CONFIG_DIR = pathlib.Path(__file__).parent
 SUFFIX = ".cfg"
@@ -20,9 +20,7 @@ def path(name):
     Raises:
         UsageError: no packaged config has that name.
     """
-    if name not in names():
-        raise UsageError(f"unknown config {name!r}; choose one of "
-                         f"{', '.join(names())}")
+    check_choice("name", name, names(), flag="config")
     return CONFIG_DIR / f"{name}{SUFFIX}"
 
 

@@ -236,8 +236,6 @@ def _catalog(config):
         raise UsageError(
             "dataset folder needs data_dir: set it to a folder of images"
         )
-    if config.channels not in (1, 3):
-        raise UsageError(f"channels must be 1 or 3, got {config.channels}")
     size = registry.resolve_image_size(config, NATIVE_SIZE)
     paths, skipped = scan(config.data_dir, config.channels)
     if not paths:

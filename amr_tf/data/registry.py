@@ -19,6 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
+from amr_tf.fields import Range
+from amr_tf.fields import check
+from amr_tf.fields import setting
 
 SPLITS = ("train", "test")
 NO_LABEL = -1
@@ -40,33 +44,43 @@ _FAMILY_MODULES = {
     "spiral": "spiral",
     "svhn_cropped": "tfds_datasets",
 }
+DATASET_NAMES = tuple(sorted(_FAMILY_MODULES))
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Which dataset to load and how.
+    """Which dataset to load and how; each field's help says what it holds.
 
-    Attributes:
-        name: Registry key, one of `dataset_names()`.
-        image_size: Square side in pixels; None for the dataset's native size.
-        data_dir: TFDS data_dir, or the image folder root for "folder".
-        attributes: Binary attributes to keep (celeb_a names, CSV columns or
-            shapes attributes); () for the dataset's default.
-        attributes_csv: Folder datasets: optional CSV of binary attributes.
-        channels: Folder datasets: 1 (grayscale) or 3 (RGB).
-        celeba_frontal: celeb_a: keep only roughly frontal faces.
-        num_examples: Procedural datasets: size of the train split; None for
-            the dataset's default.
+    Raises:
+        ArgumentError: a field outside its choices or range.
     """
 
-    name: str = "shapes"
-    image_size: int | None = None
-    data_dir: str | None = None
-    attributes: tuple[str, ...] = ()
-    attributes_csv: str | None = None
-    channels: int = 3
-    celeba_frontal: bool = False
-    num_examples: int | None = None
+    name: str = setting("shapes", "Dataset to train on.",
+                        choices=DATASET_NAMES,
+                        flag="dataset", structural=True)
+    image_size: int | None = setting(
+        None, "Square image side in px; default: the dataset's own.",
+        bounds=Range(MIN_IMAGE_SIZE), structural=True)
+    data_dir: str | None = setting(
+        None, "TFDS data_dir, or the image root for --dataset=folder.")
+    attributes: tuple[str, ...] = setting(
+        (), "Binary attributes to use (celeb_a names, CSV columns); empty: "
+        "the dataset's default.", structural=True)
+    attributes_csv: str | None = setting(
+        None, "CSV of binary attributes for --dataset=folder: a row for "
+        "every image.")
+    channels: int = setting(
+        3, "Image channels for --dataset=folder, 1 or 3: images with another "
+        "channel count (alpha aside) are skipped.", choices=(1, 3),
+        structural=True)
+    celeba_frontal: bool = setting(
+        False, "celeb_a: keep roughly frontal faces only.")
+    num_examples: int | None = setting(
+        None, "Procedural datasets: number of training examples; default: "
+        "the dataset's own.", bounds=Range(1))
+
+    def __post_init__(self):
+        check(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,15 +113,15 @@ class DatasetInfo:
 
 def dataset_names():
     """Returns the sorted registry keys."""
-    return sorted(_FAMILY_MODULES)
+    return list(DATASET_NAMES)
 
 
 def get_info(config):
     """Validates `config` and returns the dataset's `DatasetInfo`.
 
     Raises:
-        UsageError: unknown dataset or attribute, unsupported image size,
-            missing data (folder, or a TFDS dataset not prepared offline).
+        UsageError: unknown attribute, unsupported image size, missing data
+            (folder, or a TFDS dataset not prepared offline).
     """
     return _family(config).info(config)
 
@@ -119,10 +133,7 @@ def load(config, split):
         config: A `DataConfig`.
         split: "train" or "test".
     """
-    if split not in SPLITS:
-        raise UsageError(
-            f"unknown split {split!r}: use one of {', '.join(SPLITS)}"
-        )
+    check_choice("split", split, SPLITS)
     return _family(config).load(config, split)
 
 
@@ -190,18 +201,9 @@ def _epoch_size(dataset, cardinality):
 
 
 def _family(config):
-    """Checks the dataset-independent fields; returns the family's module."""
-    module_name = _FAMILY_MODULES.get(config.name)
-    if module_name is None:
-        raise UsageError(
-            f"unknown dataset {config.name!r}: "
-            f"use one of {', '.join(dataset_names())}"
-        )
-    if config.num_examples is not None and config.num_examples < 1:
-        raise UsageError(
-            f"num_examples must be positive, got {config.num_examples}"
-        )
-    return importlib.import_module(f"{__package__}.{module_name}")
+    """The module of the dataset family of `config`."""
+    return importlib.import_module(
+        f"{__package__}.{_FAMILY_MODULES[config.name]}")
 
 
 # Helpers shared by the dataset families.
@@ -211,11 +213,6 @@ def resolve_image_size(config, native_size):
     """Returns `config.image_size`, or `native_size` when it is None."""
     if config.image_size is None:
         return native_size
-    if config.image_size < MIN_IMAGE_SIZE:
-        raise UsageError(
-            f"image size {config.image_size} is too small for {config.name}: "
-            f"use at least {MIN_IMAGE_SIZE}"
-        )
     return config.image_size
 
 

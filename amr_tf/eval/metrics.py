@@ -25,6 +25,7 @@ from amr_tf.eval import progress
 from amr_tf.eval import spiral_mixes
 from amr_tf.eval import sprites
 from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
            "spiral", "sprites", "mix_attributes", "consistency")
@@ -102,9 +103,7 @@ def evaluate(restored, names, settings=EvalSettings()):
     """
     usable = applicable(restored)
     for name in names:
-        if name not in METRICS:
-            raise UsageError(f"unknown metric {name!r}; choose from "
-                             f"{', '.join(METRICS)}")
+        check_choice("metric", name, tuple(METRICS))
         if name not in usable:
             raise UsageError(
                 f"metric {name} does not apply to this run "

@@ -26,7 +26,7 @@ from amr_tf import restore
 from amr_tf import training
 from amr_tf import visualize
 from amr_tf.data import pairs as data_pairs
-from amr_tf.errors import UsageError
+from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
 
 RESULTS_FILE = "results.json"
@@ -100,9 +100,7 @@ class Trained:
 def method_runs(methods, base_args, seeds):
     """A `Run` per method and seed: `<method>_seed<seed>`."""
     for name in methods:
-        if name not in METHODS:
-            raise UsageError(f"unknown method {name!r}; choose from "
-                             f"{', '.join(METHODS)}")
+        check_choice("method", name, tuple(METHODS))
     return [Run(f"{name}_seed{seed}", METHODS[name][0],
                 (*base_args, *METHODS[name][1]), seed)
             for name in methods for seed in range(seeds)]

@@ -3,38 +3,47 @@
 import dataclasses
 import math
 
-from amr_tf.errors import UsageError
+from amr_tf.errors import ArgumentError
+from amr_tf.fields import Range
+from amr_tf.fields import argument
+from amr_tf.fields import check
+from amr_tf.fields import setting
 
 FAMILIES = ("resnet", "acai", "mlp")
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchitectureConfig:
-    """Sizes of the networks.
+    """Sizes of the networks; each field's help says what it holds.
 
-    Attributes:
-        family: `"resnet"` (residual encoder/decoder, the paper's default),
-            `"acai"` (the plain-conv networks of Berthelot et al. 2019) or
-            `"mlp"` (fully connected, for 2-D data such as the spiral).
-        width: channels at the first resolution (conv families) or hidden
-            units (mlp). Channels double at every downsampling.
-        depth: residual blocks (resnet) or conv pairs (acai) per resolution;
-            hidden layers for mlp.
-        latent_size: side of the spatial latent grid (conv families), e.g. 8
-            for 64 px images -> (8, 8, latent_channels).
-        latent_channels: channels of the latent grid, or the latent dimension
-            for mlp.
-        disc_width: width of the discriminator; `None` uses `width`.
-        max_width: cap on the channels at deep resolutions.
+    `family` is "resnet" (residual encoder/decoder, the paper's default),
+    "acai" (the plain-conv networks of Berthelot et al. 2019) or "mlp"
+    (fully connected, for 2-D data such as the spiral). Channels double at
+    every downsampling, up to `max_width`.
+
+    Raises:
+        ArgumentError: a field outside its choices or range.
     """
 
-    family: str = "resnet"
-    width: int = 64
-    depth: int = 1
-    latent_size: int = 8
-    latent_channels: int = 16
-    disc_width: int | None = None
+    family: str = setting("resnet", "Network family.", choices=FAMILIES,
+                          flag="arch", structural=True)
+    width: int = setting(64, "Channels at the first resolution (hidden units "
+                         "for mlp).", bounds=Range(1), structural=True)
+    depth: int = setting(1, "Blocks per resolution (layers for mlp).",
+                         bounds=Range(1), structural=True)
+    latent_size: int = setting(8, "Side of the spatial latent grid, e.g. 8 "
+                               "for 64 px images.", bounds=Range(1),
+                               structural=True)
+    latent_channels: int = setting(
+        16, "Latent channels (latent dimension for mlp).", bounds=Range(1),
+        structural=True)
+    disc_width: int | None = setting(
+        None, "Discriminator width; default --width.", bounds=Range(1),
+        structural=True)
     max_width: int = 512
+
+    def __post_init__(self):
+        check(self)
 
     @property
     def discriminator_width(self):
@@ -49,28 +58,22 @@ class ArchitectureConfig:
         return min((width or self.width) << scale, self.max_width)
 
     def validate(self, input_shape):
-        """Raises `UsageError` if the networks cannot take `input_shape`."""
-        if self.family not in FAMILIES:
-            raise UsageError(
-                f"unknown --arch={self.family!r}; choose one of "
-                f"{', '.join(FAMILIES)}"
-            )
-        for name in ("width", "depth", "latent_size", "latent_channels"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        """Raises `ArgumentError` if the networks cannot take `input_shape`."""
+        family = argument(self, "family")
         is_image = len(input_shape) == 3
         if self.family == "mlp":
             if is_image:
-                raise UsageError(
-                    "--arch=mlp is for vector data such as the spiral; use "
-                    "--arch=resnet or --arch=acai for images"
-                )
+                raise ArgumentError(
+                    "{family} is for vector data such as the spiral; use "
+                    "{resnet} or {acai} for images", family=family,
+                    resnet=dataclasses.replace(family, value="resnet"),
+                    acai=dataclasses.replace(family, value="acai"))
             return
         if not is_image:
-            raise UsageError(
-                f"--arch={self.family} needs images; use --arch=mlp for "
-                f"data of shape {tuple(input_shape)}"
-            )
+            raise ArgumentError(
+                "{family} needs images; use {mlp} for data of shape {shape}",
+                family=family, mlp=dataclasses.replace(family, value="mlp"),
+                shape=tuple(input_shape))
         height, width, _ = input_shape
         ratio = height // self.latent_size
         if (
@@ -79,12 +82,13 @@ class ArchitectureConfig:
             or ratio < 2
             or ratio & (ratio - 1)
         ):
-            raise UsageError(
-                f"--arch={self.family} cannot take {height}x{width} images with "
-                f"--latent_size={self.latent_size}: the image must be square "
-                "and image_size / latent_size a power of two >= 2 "
-                f"(e.g. --image_size={self.latent_size * 4})"
-            )
+            raise ArgumentError(
+                "{family} cannot take {height}x{width} images with "
+                "{latent_size}: the image must be square and its side "
+                "latent_size times a power of two >= 2 (e.g. {example})",
+                family=family, height=height, width=width,
+                latent_size=argument(self, "latent_size"),
+                example=self.latent_size * 4)
 
     def latent_shape(self, input_shape):
         """Shape of one latent code (no batch axis)."""
