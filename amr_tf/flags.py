@@ -23,6 +23,7 @@ from absl import flags
 
 from amr_tf import config as config_lib
 from amr_tf import fields
+from amr_tf import run_directory
 
 FLAGS = flags.FLAGS
 
@@ -71,9 +72,14 @@ for _setting in _all_settings(config_lib.TrainConfig):
     _define_flag(_setting)
 
 # Flags that fix the model's variables: a resumed run must match them.
-STRUCTURAL_FLAGS = tuple(
-    fields.flag_name(field) for field in _all_settings(config_lib.TrainConfig)
-    if field.metadata["structural"])
+# Name -> default as flags.txt writes it (None for a None default), which a
+# flags.txt from before the setting existed is taken to hold.
+STRUCTURAL_FLAGS = {
+    flag_name: None if FLAGS[flag_name].default is None
+    else run_directory.parse_flag_text(FLAGS[flag_name].serialize())[flag_name]
+    for flag_name in (fields.flag_name(field)
+                      for field in _all_settings(config_lib.TrainConfig)
+                      if field.metadata["structural"])}
 
 
 def config_from_flags(values=FLAGS, config_class=config_lib.TrainConfig):

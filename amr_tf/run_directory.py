@@ -73,16 +73,27 @@ def write_flag_text(model_dir, text):
 def check_resume_flags(model_dir, flag_text, structural_flags):
     """Raises `UsageError` if `model_dir` was trained with other structural
     flags than `flag_text` (the flagfile text of this run); a `model_dir`
-    without `flags.txt` passes."""
+    without `flags.txt` passes.
+
+    Args:
+        structural_flags: {flag name: default value text, or None}; a stored
+            `flags.txt` without the flag predates it, and counts as having
+            its default.
+    """
     if not tf.io.gfile.exists(os.path.join(model_dir, FLAGFILE)):
         return
     stored = parse_flag_text(read_flag_text(model_dir))
     current = parse_flag_text(flag_text)
-    for name in structural_flags:
-        if stored.get(name) != current.get(name):
+    for name, default in structural_flags.items():
+        trained, asked = stored.get(name, default), current.get(name)
+        if trained != asked:
             raise UsageError(
                 f"{model_dir} holds a model trained with --{name}="
-                f"{stored.get(name, '<default>')}, but this run asks for "
-                f"--{name}={current.get(name, '<default>')}: use another "
-                "--model_dir or the same flags"
+                f"{_or_default(trained)}, but this run asks for --{name}="
+                f"{_or_default(asked)}: use another --model_dir or the same "
+                "flags"
             )
+
+
+def _or_default(value):
+    return "<default>" if value is None else value

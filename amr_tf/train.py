@@ -20,9 +20,9 @@ from amr_tf import training
 from amr_tf.errors import UsageError
 from amr_tf.errors import WriteError
 
-flags.DEFINE_string("config", None,
-                    "A packaged config to start from, like --flagfile (later "
-                    f"flags win): one of {', '.join(configs.names())}.")
+configs.define_flag(
+    __name__, "A packaged config to start from, like --flagfile (later "
+    f"flags win): one of {', '.join(configs.names())}.")
 flags.adopt_module_key_flags(train_flags)  # --help lists them.
 
 

@@ -75,7 +75,8 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
     Args:
         config: a `TrainConfig`.
         flag_text: the run's flags as flagfile text, stored in `flags.txt`.
-        structural_flags: flag names that must match a run being resumed.
+        structural_flags: {flag name: default value text} of the flags that
+            must match a run being resumed (`flags.STRUCTURAL_FLAGS`).
         callbacks: extra Keras callbacks (e.g. a metric tracked every
             `log_every` iterations).
 

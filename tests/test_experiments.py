@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import threadpoolctl
 
+from amr_tf import flags as train_flags
+from amr_tf import restore
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
@@ -125,3 +127,24 @@ def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):
         "error: --seed is set per run by the experiment; use --output_dir "
         "and --model_seeds")
     assert not any(tmp_path.iterdir())
+
+
+def test_acai_berthelot_runs_acai_in_its_authors_set_up_on_lines():
+    """Berthelot et al.'s ACAI: no spectral norm, a linear decoder, λ = 1 squared
+    error against 0.5, Adam 1e-4 (0.9, 0.999), one critic update, and on lines
+    their 2x2 latent; plain "acai" keeps AMR's set-up of the config."""
+    base = (common.config_flag("lines"), *lines.QUICK_FLAGS)
+    faithful, amr_setup = (
+        train_flags.config_from_flags(restore.parse_training_flags(run.args))
+        for run in common.method_runs(["acai_berthelot", "acai"], base, 1,
+                                      method_flags=lines.AUTHORS_FLAGS))
+    assert faithful.objective == amr_setup.objective == "acai"
+    assert (faithful.arch.disc_norm, faithful.arch.decoder_output) == ("none", "linear")
+    assert (faithful.recon_loss, faithful.recon_weight, faithful.adversary_weight,
+            faithful.acai_gamma) == ("l2", 1.0, 0.5, 0.2)
+    assert (faithful.learning_rate, faithful.beta_1, faithful.beta_2,
+            faithful.n_critic) == (1e-4, 0.9, 0.999, 1)
+    assert (faithful.arch.latent_size, faithful.arch.latent_channels) == (2, 16)
+    assert (amr_setup.arch.disc_norm, amr_setup.arch.decoder_output,
+            amr_setup.recon_weight, amr_setup.arch.latent_size) == (
+                "spectral", "tanh", 10.0, 4)

@@ -43,10 +43,15 @@ def test_renamed_and_structural_flags():
     assert fields.flag_name(
         ArchitectureConfig.__dataclass_fields__["family"]) == "arch"
     assert "max_width" not in train_flags.FLAGS  # Not a setting.
-    assert train_flags.STRUCTURAL_FLAGS == (
+    assert tuple(train_flags.STRUCTURAL_FLAGS) == (
         "dataset", "image_size", "attributes", "channels", "arch", "width",
-        "depth", "latent_size", "latent_channels", "disc_width", "objective",
-        "mixer", "base_mixer", "kway_sources")
+        "depth", "latent_size", "latent_channels", "disc_width",
+        "disc_norm", "decoder_output", "objective", "mixer", "base_mixer",
+        "kway_sources")
+    # The defaults a flags.txt from before a setting existed is taken to hold.
+    assert train_flags.STRUCTURAL_FLAGS["disc_norm"] == "spectral"
+    assert train_flags.STRUCTURAL_FLAGS["width"] == "64"
+    assert train_flags.STRUCTURAL_FLAGS["image_size"] is None
 
 
 def _other_value(field):

@@ -1,5 +1,6 @@
 """Encoder, decoder and discriminator families of amr_tf.models (METHOD.md §4)."""
 
+import dataclasses
 import functools
 
 import keras
@@ -145,6 +146,30 @@ def test_encoder_and_decoder_have_no_spectral_normalisation(case):
         assert not [layer for layer in _layers(model)
                     if isinstance(layer, keras.layers.SpectralNormalization)]
         assert _weight_layers(model), "no weights at all"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_critic_without_spectral_norm_has_plain_weight_layers(case):
+    """ACAI's critic: the same layers and heads, none normalised."""
+    arch, input_shape, _ = CASES[case]
+    plain = build_networks(dataclasses.replace(arch, disc_norm="none"),
+                           input_shape, 2).discriminator
+    assert not _spectral_layers(plain)
+    normalised = _shared(case, 2).discriminator
+    assert len(_weight_layers(plain)) == len(_weight_layers(normalised))
+    assert {"logits", "attribute_logits"} <= {layer.name for layer in plain.layers}
+    outputs = plain(_inputs(input_shape))
+    assert tuple(outputs["attribute_logits"].shape) == (BATCH, 2)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_linear_decoder_output_is_not_bounded(case):
+    arch, input_shape, latent_shape = CASES[case]
+    decoder = build_networks(dataclasses.replace(arch, decoder_output="linear"),
+                             input_shape, 0).decoder
+    latents = 100.0 * np.random.default_rng(0).normal(
+        size=(BATCH,) + latent_shape).astype(np.float32)
+    assert np.abs(decoder(latents).numpy()).max() > 1.0
 
 
 def test_discriminator_spectral_state_moves_only_in_training_mode():

@@ -37,12 +37,24 @@ def test_read_and_write_name_the_problem(tmp_path):
 
 
 def test_check_resume_flags_compares_structural_flags_only(tmp_path):
-    run_directory.check_resume_flags(tmp_path, "--width=4\n", ["width"])  # New dir.
+    structural = {"width": None}
+    run_directory.check_resume_flags(tmp_path, "--width=4\n", structural)  # New dir.
     run_directory.write_flag_text(tmp_path, "--width=8\n--steps=10\n")
-    run_directory.check_resume_flags(tmp_path, "--width=8\n--steps=99\n", ["width"])
+    run_directory.check_resume_flags(tmp_path, "--width=8\n--steps=99\n", structural)
     with pytest.raises(UsageError, match="trained with --width=8, but this run "
                        "asks for --width=<default>"):
-        run_directory.check_resume_flags(tmp_path, "--steps=10\n", ["width"])
+        run_directory.check_resume_flags(tmp_path, "--steps=10\n", structural)
+
+
+def test_a_flags_txt_from_before_a_structural_flag_holds_its_default(tmp_path):
+    run_directory.write_flag_text(tmp_path, "--width=8\n")
+    structural = {"width": None, "disc_norm": "spectral"}
+    run_directory.check_resume_flags(
+        tmp_path, "--width=8\n--disc_norm=spectral\n", structural)
+    with pytest.raises(UsageError, match="trained with --disc_norm=spectral, "
+                       "but this run asks for --disc_norm=none"):
+        run_directory.check_resume_flags(
+            tmp_path, "--width=8\n--disc_norm=none\n", structural)
 
 
 def test_restore_reads_flag_text_with_the_same_parser():

@@ -2,6 +2,9 @@
 `shapes.cfg` (the repository's `configs/` links here)."""
 
 import pathlib
+import sys
+
+from absl import flags
 
 from amr_tf.errors import check_choice
 
@@ -22,6 +25,22 @@ def path(name):
     """
     check_choice("name", name, names(), flag="config")
     return CONFIG_DIR / f"{name}{SUFFIX}"
+
+
+def define_flag(module_name, help_text):
+    """Defines `--config` (default None) as a key flag of `module_name`.
+
+    `amr-train` and the FID table each take a packaged config's name; a
+    process that imports both (the tests) shares one flag, whose help is the
+    first tool's.
+    """
+    if module_name == "__main__":  # absl files `python -m` flags so.
+        module_name = sys.argv[0]
+    if "config" in flags.FLAGS:
+        flags.FLAGS.register_key_flag_for_module(module_name,
+                                                 flags.FLAGS["config"])
+    else:
+        flags.DEFINE_string("config", None, help_text, module_name=module_name)
 
 
 def expand(argv):

@@ -45,8 +45,6 @@ flags.DEFINE_string("output_dir", None,
 flags.DEFINE_integer("model_seeds", None,
                      "Model seeds per method (spiral, fid_table, lines); "
                      "default: the experiment's.")
-flags.DEFINE_list("methods", ["arae", "acai", "amr_mixup", "amr_bernoulli"],
-                  "Methods to compare (fid_table, lines).")
 flags.DEFINE_string("classifier_dir", None,
                     "Cache of FID feature classifiers; default "
                     "<output_dir>/classifiers.")
@@ -60,14 +58,24 @@ QUICK_FLAGS = ("--image_size=16", "--steps=800", "--log_every=100")
 FULL_FLAGS = {"shapes": ("--n_critic=5", "--learning_rate=2e-4",
                          "--steps=10000", "--log_every=500")}
 
-# The compared methods: name -> (table label, training flags).
+# The compared methods: name -> (table label, training flags). "acai" is
+# ACAI's losses in AMR's set-up (the data config's networks, weights and
+# optimiser); "acai_berthelot" adds the packaged `acai` config, ACAI's own
+# set-up (critic without spectral norm, linear decoder, λ = 1 squared error,
+# Adam 1e-4 (0.9, 0.999), one critic update per batch).
 METHODS = {
     "arae": ("ARAE", ("--objective=arae",)),
     "acai": ("ACAI", ("--objective=acai",)),
+    "acai_berthelot": ("ACAI (Berthelot et al. set-up)",
+                       (f"--flagfile={configs.path('acai')}",)),
     "amr_mixup": ("AMR (mixup)", ("--objective=amr", "--mixer=mixup")),
     "amr_bernoulli": ("AMR (Bernoulli)",
                       ("--objective=amr", "--mixer=bernoulli")),
 }
+
+flags.DEFINE_list("methods", list(METHODS),
+                  f"Methods to compare (fid_table, lines), from "
+                  f"{', '.join(METHODS)}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +105,18 @@ class Trained:
     seconds: float
 
 
-def method_runs(methods, base_args, seeds):
-    """A `Run` per method and seed: `<method>_seed<seed>`."""
+def method_runs(methods, base_args, seeds, method_flags=None):
+    """A `Run` per method and seed: `<method>_seed<seed>`.
+
+    `method_flags` maps a method name to flags of this experiment's that
+    follow the method's own (e.g. a latent size of the authors' set-up).
+    """
+    method_flags = method_flags or {}
     for name in methods:
         check_choice("method", name, tuple(METHODS))
     return [Run(f"{name}_seed{seed}", METHODS[name][0],
-                (*base_args, *METHODS[name][1]), seed)
+                (*base_args, *METHODS[name][1], *method_flags.get(name, ())),
+                seed)
             for name in methods for seed in range(seeds)]
 
 

@@ -26,6 +26,7 @@ from absl import flags
 from absl import logging
 
 from amr_tf import cli
+from amr_tf import configs
 from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
@@ -52,7 +53,9 @@ SPRITE_REFERENCES = {
 }
 TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
 
-flags.DEFINE_string("config", "shapes", "Packaged config to train on.")
+DEFAULT_CONFIG = "shapes"
+configs.define_flag(__name__, "Packaged config to train on; default "
+                    f"{DEFAULT_CONFIG}.")
 
 flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
@@ -62,7 +65,7 @@ FLAGS = flags.FLAGS
 class Options:
     output_dir: str
     quick: bool = False
-    config: str = "shapes"
+    config: str = DEFAULT_CONFIG
     methods: tuple[str, ...] = tuple(common.METHODS)
     seeds: int | None = None
     classifier_dir: str | None = None
@@ -156,10 +159,11 @@ def _table(pooled, seeds, settings):
 def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
+    config = FLAGS.config or DEFAULT_CONFIG
     try:
         run(Options(
-            output_dir=common.output_dir_or_default(f"fid_{FLAGS.config}"),
-            quick=FLAGS.quick, config=FLAGS.config,
+            output_dir=common.output_dir_or_default(f"fid_{config}"),
+            quick=FLAGS.quick, config=config,
             methods=tuple(FLAGS.methods), seeds=FLAGS.model_seeds,
             classifier_dir=FLAGS.classifier_dir,
             overrides=common.overrides_from_command_line(),

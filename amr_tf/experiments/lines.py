@@ -28,6 +28,8 @@ from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import common
 
+# ACAI's own lines set-up has a 2x2x16 latent (lines.cfg: 4x4x16).
+AUTHORS_FLAGS = {"acai_berthelot": ("--latent_size=2",)}
 # Rows that need no model.
 PIXEL = "pixel interpolation (no model)"
 BLANK = "blank image (no model)"
@@ -55,8 +57,8 @@ def run(options):
     extra = QUICK_FLAGS if options.quick else ()
     seeds = options.seeds or (1 if options.quick else 3)
     runs = common.method_runs(
-        options.methods,
-        (common.config_flag("lines"), *extra), seeds)
+        options.methods, (common.config_flag("lines"), *extra), seeds,
+        method_flags=AUTHORS_FLAGS)
     trained = common.train_runs(runs, options.output_dir, options.overrides)
     settings = options.eval_settings
     per_run = []

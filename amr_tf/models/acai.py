@@ -3,7 +3,8 @@
 With the authors' 32 px settings (width 16, latent_size 4, latent_channels 2
 or 16) the code is 32- or 256-dimensional. Leaky ReLU (slope 0.2), two 3x3
 convolutions per resolution (times `depth`), average pooling down and nearest
-upsampling up. The decoder ends in tanh so images stay in [-1, 1].
+upsampling up. The decoder ends in `arch.decoder_output`: tanh keeps images
+in [-1, 1]; ACAI's own decoder is linear.
 """
 
 import keras
@@ -48,15 +49,17 @@ def build_decoder(arch, input_shape):
                         blocks.conv, f"scale{scale}")
         x = layers.UpSampling2D(name=f"scale{scale}_up")(x)
     x = _conv_stack(x, arch.width, 1, blocks.conv, "top")
-    images = blocks.decoder_output(x, input_shape[-1], "tanh")
+    images = blocks.decoder_output(x, input_shape[-1], arch.decoder_output)
     return keras.Model(latents, images, name="decoder")
 
 
 def build_discriminator(arch, input_shape, num_attributes):
-    """ACAI's critic trunk with spectral normalisation and pooled heads."""
+    """ACAI's critic trunk and pooled heads, spectrally normalised unless
+    `arch.disc_norm` is "none" (ACAI's own critic has no normalisation)."""
+    conv_fn, dense_fn = blocks.discriminator_layers(arch)
     images = keras.Input(shape=input_shape, name="images")
     x = _features(images, arch, arch.discriminator_width,
-                  arch.num_downsamplings(input_shape[0]), blocks.sn_conv)
+                  arch.num_downsamplings(input_shape[0]), conv_fn)
     features = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = blocks.discriminator_heads(features, num_attributes)
+    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
     return keras.Model(images, outputs, name="discriminator")

@@ -10,6 +10,8 @@ from amr_tf.fields import check
 from amr_tf.fields import setting
 
 FAMILIES = ("resnet", "acai", "mlp")
+DISC_NORMS = ("spectral", "none")
+DECODER_OUTPUTS = ("tanh", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,14 @@ class ArchitectureConfig:
         structural=True)
     disc_width: int | None = setting(
         None, "Discriminator width; default --width.", bounds=Range(1),
+        structural=True)
+    disc_norm: str = setting(
+        "spectral", "Normalisation of the discriminator's (critic's) weight "
+        "layers: spectral (the paper's) or none (ACAI's critic).",
+        choices=DISC_NORMS, structural=True)
+    decoder_output: str = setting(
+        "tanh", "Activation of the image decoders' output: tanh (images in "
+        "[-1, 1], the paper's) or linear (ACAI's).", choices=DECODER_OUTPUTS,
         structural=True)
     max_width: int = 512
 

@@ -38,27 +38,39 @@ def sn_dense(units, name=None, dtype=None):
     )
 
 
+def dense(units, name=None, dtype=None):
+    """A plain dense layer, with `sn_dense`'s signature."""
+    return layers.Dense(units, name=name, dtype=dtype)
+
+
+def discriminator_layers(arch):
+    """(conv_fn, dense_fn) of the discriminator: spectrally normalised
+    (`sn_conv`, `sn_dense`), or plain where `arch.disc_norm` is "none"."""
+    return (sn_conv, sn_dense) if arch.disc_norm == "spectral" else (conv, dense)
+
+
 def to_float32(x, name):
     """Casts a tensor to float32 (heads and outputs stay float32 under
     mixed precision)."""
     return layers.Activation("linear", dtype="float32", name=name)(x)
 
 
-def discriminator_heads(features, num_attributes):
+def discriminator_heads(features, num_attributes, dense_fn=sn_dense):
     """Real/fake and attribute logits from pooled discriminator features.
 
     Args:
         features: (B, F) pooled features.
         num_attributes: k, the number of binary attributes (0 for none).
+        dense_fn: `sn_dense`, or `dense` for a critic without spectral norm.
 
     Returns:
         A dict with `"logits"` (B, 1) and, when k > 0,
         `"attribute_logits"` (B, k); both float32.
     """
     features = to_float32(features, "features_float32")
-    outputs = {"logits": sn_dense(1, name="logits", dtype="float32")(features)}
+    outputs = {"logits": dense_fn(1, name="logits", dtype="float32")(features)}
     if num_attributes:
-        outputs["attribute_logits"] = sn_dense(
+        outputs["attribute_logits"] = dense_fn(
             num_attributes, name="attribute_logits", dtype="float32"
         )(features)
     return outputs

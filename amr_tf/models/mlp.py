@@ -30,9 +30,11 @@ def build_decoder(arch, input_shape):
 
 
 def build_discriminator(arch, input_shape, num_attributes):
-    """Spectrally normalised MLP with real/fake and attribute heads."""
+    """MLP with real/fake and attribute heads, spectrally normalised unless
+    `arch.disc_norm` is "none"."""
+    _, dense_fn = blocks.discriminator_layers(arch)
     points = keras.Input(shape=input_shape, name="images")
-    features = _hidden(points, arch, arch.discriminator_width, blocks.sn_dense,
+    features = _hidden(points, arch, arch.discriminator_width, dense_fn,
                        "hidden")
-    outputs = blocks.discriminator_heads(features, num_attributes)
+    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
     return keras.Model(points, outputs, name="discriminator")

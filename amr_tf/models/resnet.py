@@ -65,7 +65,7 @@ def build_decoder(arch, input_shape):
         x = _stage(x, arch.channels_at(scale), arch.depth, "up",
                    blocks.conv, f"up{scale}")
     x = layers.ReLU(name="head_relu")(x)
-    images = blocks.decoder_output(x, input_shape[-1], "tanh")
+    images = blocks.decoder_output(x, input_shape[-1], arch.decoder_output)
     return keras.Model(latents, images, name="decoder")
 
 
@@ -73,18 +73,20 @@ def build_discriminator(arch, input_shape, num_attributes):
     """SNGAN-style residual discriminator.
 
     Every convolution and dense layer is wrapped in
-    `keras.layers.SpectralNormalization`. Downsamples to 4x4, then ReLU,
+    `keras.layers.SpectralNormalization` (unless `arch.disc_norm` is
+    "none"). Downsamples to 4x4, then ReLU,
     global average pooling (a mean of a linear map, so ACAI's critic is the
     `logits` head) and the heads of `layers.discriminator_heads`.
     """
+    conv_fn, dense_fn = blocks.discriminator_layers(arch)
     images = keras.Input(shape=input_shape, name="images")
     width = arch.discriminator_width
     num_down = max(1, (input_shape[0] // 4).bit_length() - 1)
-    x = blocks.sn_conv(width, name="stem")(images)
+    x = conv_fn(width, name="stem")(images)
     for scale in range(num_down):
         x = _stage(x, arch.channels_at(scale, width), arch.depth, "down",
-                   blocks.sn_conv, f"down{scale}")
+                   conv_fn, f"down{scale}")
     x = layers.ReLU(name="head_relu")(x)
     features = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = blocks.discriminator_heads(features, num_attributes)
+    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
     return keras.Model(images, outputs, name="discriminator")
