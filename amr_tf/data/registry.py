@@ -57,6 +57,7 @@ class DataConfig:
         celeba_frontal: celeb_a: keep only roughly frontal faces.
         num_examples: Procedural datasets: size of the train split; None for
             the dataset's default.
+        sprite_position: shapes: "random" or "centred" sprites.
     """
 
     name: str = "shapes"
@@ -67,6 +68,7 @@ class DataConfig:
     channels: int = 3
     celeba_frontal: bool = False
     num_examples: int | None = None
+    sprite_position: str = "random"
 
 
 @dataclasses.dataclass(frozen=True)
