@@ -20,6 +20,7 @@ class TrainConfig:
     kway_sources: int = 3
     hard_mask: bool = False
     label_mix: str = "convex"
+    class_mixer_input: str = "paper"
     recon_weight: float = 10.0
     consistency_weight: float = 0.0
     cls_weight: float = 1.0

@@ -14,6 +14,7 @@ from amr_tf import mixers
 from amr_tf import models
 from amr_tf.data import DataConfig
 from amr_tf.data import dataset_names
+from amr_tf.data import shapes
 
 # Data.
 flags.DEFINE_enum("dataset", "shapes", dataset_names(), "Dataset to train on.")
@@ -38,6 +39,12 @@ flags.DEFINE_bool("cache_data", True,
 flags.DEFINE_integer("num_examples", None,
                      "Procedural datasets: number of training examples.")
 
+# Data: aligned sprites for the class mixer.
+flags.DEFINE_enum("sprite_position", "random", shapes.SPRITE_POSITIONS,
+                  "shapes: sprites at random places (the unsupervised demo) "
+                  "or centred, so channel masks can recombine their "
+                  "attributes (supervised runs).")
+
 # Networks.
 flags.DEFINE_enum("arch", "resnet", models.FAMILIES, "Network family.")
 flags.DEFINE_integer("width", 64, "Channels at the first resolution "
@@ -60,8 +67,16 @@ flags.DEFINE_integer("kway_sources", 3, "Sources mixed by --mixer=kway.")
 flags.DEFINE_bool("hard_mask", False,
                   "Class mixer: sample a hard Bernoulli mask (straight-through) "
                   "instead of the soft mask.")
-flags.DEFINE_enum("label_mix", "convex", ["convex", "bernoulli"],
-                  "How the class mixer mixes the pair's attributes.")
+flags.DEFINE_enum("label_mix", "convex", mixers.LABEL_MIXES,
+                  "How training draws the class mixer's selector s: convex "
+                  "(alpha for every attribute, the paper's) or bernoulli "
+                  "(each attribute from either parent).")
+
+# Objective: which parent gives each attribute.
+flags.DEFINE_enum("class_mixer_input", "paper", mixers.CLASS_MIXER_INPUTS,
+                  "What the class mixer's MLP reads: paper (the target "
+                  "attributes y~, eq. 6) or parent_aware (the selector s, "
+                  "an extension beyond the paper; see docs/RESULTS.md §4).")
 flags.DEFINE_float("recon_weight", 10.0, "lambda: reconstruction weight.")
 flags.DEFINE_float("consistency_weight", 0.0, "beta: mixing-consistency weight.")
 flags.DEFINE_float("cls_weight", 1.0, "Class-consistency weight (eq. 6).")
@@ -133,7 +148,7 @@ FLAGS = flags.FLAGS
 STRUCTURAL_FLAGS = (
     "dataset", "image_size", "channels", "attributes", "arch", "width",
     "depth", "latent_size", "latent_channels", "disc_width", "objective",
-    "mixer", "base_mixer", "kway_sources",
+    "mixer", "base_mixer", "kway_sources", "class_mixer_input",
 )
 
 
@@ -149,6 +164,7 @@ def config_from_flags(values=FLAGS):
             channels=values.channels,
             celeba_frontal=values.celeba_frontal,
             num_examples=values.num_examples,
+            sprite_position=values.sprite_position,
         ),
         arch=models.ArchitectureConfig(
             family=values.arch,
@@ -164,6 +180,7 @@ def config_from_flags(values=FLAGS):
         kway_sources=values.kway_sources,
         hard_mask=values.hard_mask,
         label_mix=values.label_mix,
+        class_mixer_input=values.class_mixer_input,
         recon_weight=values.recon_weight,
         consistency_weight=values.consistency_weight,
         cls_weight=values.cls_weight,
