@@ -27,6 +27,10 @@ from amr_tf import replicas
 from amr_tf import seeds as seed_lib
 from amr_tf.errors import UsageError
 
+# What the class mixer's MLP reads, and how training draws its selector.
+CLASS_MIXER_INPUTS = ("paper", "parent_aware")
+LABEL_MIXES = ("convex", "bernoulli")
+
 MixOutput = collections.namedtuple(
     "MixOutput", ["latents", "attributes", "mask"]
 )
@@ -356,9 +360,6 @@ UNSUPERVISED_MIXERS = {
     "kway": KWay,
 }
 MIXER_NAMES = (*UNSUPERVISED_MIXERS, "class_mixer")
-# What the class mixer's MLP reads, and how training draws its selector.
-CLASS_MIXER_INPUTS = ("paper", "parent_aware")
-LABEL_MIXES = ("convex", "bernoulli")
 
 
 def build_mixer(name, *, seed=0, kway_sources=3):
