@@ -55,8 +55,14 @@ class TrainConfig:
         False, "Class mixer: sample a hard Bernoulli mask (straight-through) "
         "instead of the soft mask.")
     label_mix: str = setting(
-        "convex", "How the class mixer mixes the pair's attributes.",
-        choices=mixers.LABEL_MIXES)
+        "convex", "How training draws the class mixer's selector s: convex "
+        "(alpha for every attribute, the paper's) or bernoulli (each "
+        "attribute from either parent).", choices=mixers.LABEL_MIXES)
+    class_mixer_input: str = setting(
+        "paper", "What the class mixer's MLP reads: paper (the target "
+        "attributes y~, eq. 6) or parent_aware (the selector s, an extension "
+        "beyond the paper; see docs/RESULTS.md §4).",
+        choices=mixers.CLASS_MIXER_INPUTS, structural=True)
     recon_weight: float = setting(10.0, "lambda: reconstruction weight.",
                                   bounds=NON_NEGATIVE)
     consistency_weight: float = setting(

@@ -20,6 +20,7 @@ from amr_tf import restore
 from amr_tf.errors import UsageError
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import mixes
 from amr_tf.eval import summary
 
 flags.DEFINE_list("metrics", ["auto"],
@@ -93,10 +94,32 @@ def main(argv):
     config = restored.config
     print(f"{config.objective} ({config.mixer}) on {restored.info.name}, "
           f"{results['iterations']} iterations:")
-    for name, value in results.items():
-        if name != "iterations":
-            print(f"  {name}: {summary.format_value(value)}")
+    for line in metric_lines(results):
+        print(f"  {line}")
     print(f"Metrics written to {path}")
+
+
+def metric_lines(results):
+    """One line per metric, with its interval and baselines (if any) beside
+    it: `name: value [low, high] (copy_x1 v, ..., ceiling v)`."""
+    companions = {f"{name}_{suffix}" for name in results
+                  for suffix in (*mixes.INTERVAL, *mixes.BASELINES)}
+    lines = []
+    for name, value in results.items():
+        if name == "iterations" or name in companions:
+            continue
+        line = f"{name}: {summary.format_value(value)}"
+        if f"{name}_low" in results:
+            low, high = (summary.format_value(results[f"{name}_{end}"], 3)
+                         for end in mixes.INTERVAL)
+            line += f" [{low}, {high}]"
+        baselines = [f"{baseline} {summary.format_value(results[key], 3)}"
+                     for baseline in mixes.BASELINES
+                     if (key := f"{name}_{baseline}") in results]
+        if baselines:
+            line += f" ({', '.join(baselines)})"
+        lines.append(line)
+    return lines
 
 
 def run():

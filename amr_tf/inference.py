@@ -65,13 +65,15 @@ def random_mixes(model, inputs, seed, attributes=None, mixer=None):
     return decode(model, np.asarray(mixed))
 
 
-def class_mixes(model, images_a, images_b, targets):
-    """Decodes supervised mixes Mix_sup(f(a), f(b), y~) (paper eq. 6).
+def class_mixes(model, images_a, images_b, selectors, targets):
+    """Decodes supervised mixes Mix_sup(f(a), f(b), s) (paper eq. 6).
 
     Args:
         model: an `AMR` with a class mixer.
         images_a, images_b: (N, ...) inputs in [-1, 1].
-        targets: (N, k) target attributes y~ in [0, 1].
+        selectors: (N, k) s in [0, 1]: 1 asks for attribute j of a, 0 of b.
+        targets: (N, k) y~ = s * y_a + (1 - s) * y_b, what the paper's mixer
+            reads (the parent-aware one reads `selectors`).
 
     Returns:
         (N, ...) float32 decoded mixes, using the class mixer's inference
@@ -80,5 +82,6 @@ def class_mixes(model, images_a, images_b, targets):
     latents_a = encode(model, images_a)
     latents_b = encode(model, images_b)
     mask = model.class_mixer.mask_for(tf.constant(latents_a),
+                                      tf.constant(selectors, tf.float32),
                                       tf.constant(targets, tf.float32))
     return decode(model, np.asarray(mixer_lib.blend(latents_a, latents_b, mask)))

@@ -11,6 +11,8 @@ from amr_tf.errors import check_choice
 
 GAN_LOSSES = ("bce", "mse", "hinge")
 DISTANCES = ("l1", "l2")
+GAN_TARGETS = ("real", "fake")
+PLAYERS = ("discriminator", "generator")
 
 
 def _per_example_mean(values):
@@ -19,30 +21,33 @@ def _per_example_mean(values):
     return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
 
 
-def gan_loss(logits, real, kind="bce", discriminator=True):
+def gan_loss(logits, *, target, kind="bce", player="discriminator"):
     """l_GAN of a batch of discriminator logits.
 
     Args:
         logits: (B, 1) raw discriminator outputs.
-        real: the target label, True for "real", False for "fake".
+        target: `"real"` or `"fake"`, the label the loss pushes towards.
         kind: `"bce"` (non-saturating JS-GAN, the paper's), `"mse"` (least
             squares on the raw logit) or `"hinge"`.
-        discriminator: whether the loss trains D. Only hinge differs: the
-            generator's hinge loss is -logit whatever the target.
+        player: `"discriminator"` or `"generator"`, who the loss trains.
+            Only hinge differs: the generator's hinge loss is -logit
+            whatever the target.
 
     Returns:
         (B,) float32 losses.
     """
     check_choice("kind", kind, GAN_LOSSES)
+    check_choice("target", target, GAN_TARGETS)
+    check_choice("player", player, PLAYERS)
     logits = tf.cast(logits, tf.float32)
-    target = 1.0 if real else 0.0
+    real = target == "real"
     if kind == "bce":
         values = tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=tf.fill(tf.shape(logits), target), logits=logits
-        )
+            labels=tf.fill(tf.shape(logits), 1.0 if real else 0.0),
+            logits=logits)
     elif kind == "mse":
-        values = tf.square(logits - target)
-    elif not discriminator:  # hinge
+        values = tf.square(logits - (1.0 if real else 0.0))
+    elif player == "generator":  # hinge
         values = -logits
     elif real:
         values = tf.nn.relu(1.0 - logits)
@@ -77,6 +82,18 @@ def attribute_loss(logits, targets):
             logits=tf.cast(logits, tf.float32),
         )
     )
+
+
+def attribute_accuracy(logits, targets):
+    """Share of the k attributes D_cls gets right, per example; (B,) in [0, 1].
+
+    An attribute counts as right when its logit's sign matches the target
+    rounded at 0.5 (logit > 0 for a target > 0.5); a soft target of exactly
+    0.5 counts as 0.
+    """
+    predicted = tf.cast(logits, tf.float32) > 0.0
+    wanted = tf.cast(targets, tf.float32) > 0.5
+    return _per_example_mean(tf.equal(predicted, wanted))
 
 
 def squared(values, target=0.0):

@@ -28,6 +28,10 @@ from amr_tf import seeds as seed_lib
 from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 
+# What the class mixer's MLP reads, and how training draws its selector.
+CLASS_MIXER_INPUTS = ("paper", "parent_aware")
+LABEL_MIXES = ("convex", "bernoulli")
+
 MixOutput = collections.namedtuple(
     "MixOutput", ["latents", "attributes", "mask"]
 )
@@ -213,52 +217,82 @@ LABEL_MIXES = ("convex", "bernoulli")
 
 
 class ClassMixer(Mixer):
-    """The supervised mixer Mix_sup (paper §2.1, eq. 6).
+    """The supervised mixer Mix_sup (paper §2.1, eq. 6), and a parent-aware one.
 
-    An MLP k -> C -> C -> C (ReLU hidden layers, sigmoid output) maps target
-    attributes y_mix in [0, 1]^k to per-channel probabilities p (B, C). The
-    mask is p itself (`hard=False`, the paper's better variant) or a
+    A selector s in [0, 1]^k says how much of each attribute comes from the
+    first code: the target of a mix is y~ = s * y_a + (1 - s) * y_b. An MLP
+    g: k -> C -> C -> C (ReLU hidden layers, linear output) gives per-channel
+    probabilities p (B, C) of keeping h_a's channel:
+
+    - `mixer_input="paper"`: p = sigmoid(g(y~)), the paper's mixer. It sees
+      only y~, which does not say which parent holds an attribute.
+    - `mixer_input="parent_aware"` (an extension beyond the paper, see
+      docs/RESULTS.md §4): p = sigmoid(g(s) - g(1 - s)). It sees the
+      selector, and p(1 - s) = 1 - p(s), so Mix(h_a, h_b, s) =
+      Mix(h_b, h_a, 1 - s): the mask flips with the pair's order, which no
+      function of y~ alone can do (y~ is the same for both orders).
+
+    The mask is p itself (`hard=False`, the paper's better variant) or a
     Bernoulli(p) sample with straight-through gradients (`hard=True`).
 
-    During training the target is a mix of the pair's attributes:
-    `label_mix="convex"` uses alpha * y + (1 - alpha) * y' with
-    alpha ~ U(0, 1) per example; `"bernoulli"` picks each attribute from y or
-    y' with probability 1/2.
+    During training the selector is drawn per example: `label_mix="convex"`
+    takes s = alpha (1, ..., 1) with alpha ~ U(0, 1) (the paper's
+    y~ = alpha y + (1 - alpha) y'); `"bernoulli"` takes each s_j from {0, 1}
+    with probability 1/2.
     """
 
     requires_attributes = True
 
-    def __init__(self, latent_channels, hard=False, label_mix="convex", **kwargs):
+    def __init__(self, latent_channels, hard=False, label_mix="convex",
+                 mixer_input="paper", **kwargs):
         super().__init__(**kwargs)
         check_choice("label_mix", label_mix, LABEL_MIXES)
+        check_choice("mixer_input", mixer_input, CLASS_MIXER_INPUTS)
         self.latent_channels = latent_channels
         self.hard = hard
         self.label_mix = label_mix
+        self.mixer_input = mixer_input
         self.hidden1 = keras.layers.Dense(latent_channels, activation="relu",
                                           name="hidden1")
         self.hidden2 = keras.layers.Dense(latent_channels, activation="relu",
                                           name="hidden2")
-        self.to_probabilities = keras.layers.Dense(
-            latent_channels, activation="sigmoid", name="probabilities",
-            dtype="float32",
-        )
+        # The parent-aware difference g(s) - g(1 - s) cancels an output bias.
+        self.to_logits = keras.layers.Dense(
+            latent_channels, use_bias=mixer_input == "paper", name="logits",
+            dtype="float32")
 
     def build(self, attributes_shape):
         self.hidden1.build(attributes_shape)
         self.hidden2.build((None, self.latent_channels))
-        self.to_probabilities.build((None, self.latent_channels))
+        self.to_logits.build((None, self.latent_channels))
 
-    def probabilities(self, attributes):
-        """Attributes (B, k) in [0, 1] -> channel probabilities p (B, C)."""
-        return self.to_probabilities(self.hidden2(self.hidden1(attributes)))
+    @property
+    def num_attributes(self):
+        """k, the length of a selector or target."""
+        return self.hidden1.kernel.shape[0]
 
-    def mask_for(self, latents, attributes, seed=None):
-        """The mask for target `attributes`, shaped for `latents`.
+    def _logits(self, values):
+        return self.to_logits(self.hidden2(self.hidden1(values)))
+
+    def probabilities(self, selector, targets):
+        """Channel probabilities p (B, C) in [0, 1] of keeping h_a.
+
+        Args:
+            selector: (B, k) s in [0, 1]; read by the parent-aware mixer.
+            targets: (B, k) y~ in [0, 1]; read by the paper's mixer.
+        """
+        if self.mixer_input == "paper":
+            return tf.sigmoid(self._logits(targets))
+        selector = tf.cast(selector, tf.float32)
+        return tf.sigmoid(self._logits(selector) - self._logits(1.0 - selector))
+
+    def mask_for(self, latents, selector, targets, seed=None):
+        """The mask for a selector and its targets, shaped for `latents`.
 
         With `hard=True` and a seed, a straight-through Bernoulli(p) sample;
         with `hard=True` and no seed (inference), p rounded to {0, 1}.
         """
-        p = tf.cast(self.probabilities(attributes), latents.dtype)
+        p = tf.cast(self.probabilities(selector, targets), latents.dtype)
         if self.hard:
             if seed is None:
                 sample = tf.round(p)
@@ -268,33 +302,32 @@ class ClassMixer(Mixer):
             p = p + tf.stop_gradient(sample - p)
         return tf.reshape(p, coefficient_shape(latents, per_channel=True))
 
-    def mix_attributes(self, attributes, partner_attributes, seed):
-        """y_mix (B, k) from the pair's attributes (B, k) in {0, 1}."""
-        attributes = tf.cast(attributes, tf.float32)
-        partner_attributes = tf.cast(partner_attributes, tf.float32)
+    def sample_selector(self, batch_size, seed):
+        """Training selectors s (B, k) drawn by the `label_mix` rule."""
         if self.label_mix == "convex":
-            alpha = replicas.uniform([tf.shape(attributes)[0], 1], seed)
-        else:
-            alpha = tf.cast(
-                replicas.uniform(tf.shape(attributes), seed) < 0.5, tf.float32)
-        return alpha * attributes + (1.0 - alpha) * partner_attributes
+            alpha = replicas.uniform([batch_size, 1], seed)
+            return tf.tile(alpha, [1, self.num_attributes])
+        uniform = replicas.uniform([batch_size, self.num_attributes], seed)
+        return tf.cast(uniform < 0.5, tf.float32)
 
     def mix_batch(self, latents, seed, attributes=None, everyone=None):
         if attributes is None:
             raise ValueError("the class mixer needs the batch's attributes")
-        partner_seed, label_seed, mask_seed = tf.unstack(seed_lib.split(seed, 3))
+        partner_seed, selector_seed, mask_seed = tf.unstack(
+            seed_lib.split(seed, 3))
         if everyone is None:
             everyone = replicas.gather(latents)
         partners = _global_partners(everyone, partner_seed)
         partner_attributes = tf.gather(replicas.gather(attributes), partners)
-        target = self.mix_attributes(attributes, partner_attributes, label_seed)
-        mask = self.mask_for(latents, target, mask_seed)
+        selector = self.sample_selector(tf.shape(latents)[0], selector_seed)
+        targets = mix_targets(selector, attributes, partner_attributes)
+        mask = self.mask_for(latents, selector, targets, mask_seed)
         mixed = blend(latents, tf.gather(everyone, partners), mask)
-        return MixOutput(mixed, target, mask)
+        return MixOutput(mixed, targets, mask)
 
     def sample_mask(self, latents, seed):
         raise TypeError("the class mixer's mask comes from attributes: "
-                        "use mask_for(latents, attributes)")
+                        "use mask_for(latents, selector, targets)")
 
     def get_config(self):
         return {
@@ -302,7 +335,15 @@ class ClassMixer(Mixer):
             "latent_channels": self.latent_channels,
             "hard": self.hard,
             "label_mix": self.label_mix,
+            "mixer_input": self.mixer_input,
         }
+
+
+def mix_targets(selector, attributes_a, attributes_b):
+    """y~ = s * y_a + (1 - s) * y_b, float32 (B, k) in [0, 1]."""
+    selector = tf.cast(selector, tf.float32)
+    return (selector * tf.cast(attributes_a, tf.float32)
+            + (1.0 - selector) * tf.cast(attributes_b, tf.float32))
 
 
 def mask_sparsity(mask):

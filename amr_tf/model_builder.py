@@ -20,7 +20,8 @@ def _build_mixers(config, info):
                                   kway_sources=config.kway_sources)
     class_mixer = mixer_lib.ClassMixer(
         config.arch.latent_channels, hard=config.hard_mask,
-        label_mix=config.label_mix, name="class_mixer",
+        label_mix=config.label_mix, mixer_input=config.class_mixer_input,
+        name="class_mixer",
     )
     class_mixer.build((None, info.num_attributes))
     return mixer, class_mixer

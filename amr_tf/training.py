@@ -62,7 +62,7 @@ def validate(config):
     return info
 
 
-def train(config, flag_text="", structural_flags=(), callbacks=()):
+def train(config, flag_text="", structural_flags=None, callbacks=()):
     """Trains (or resumes) a model as configured; the CLI's whole job.
 
     Writes into `config.model_dir`: `flags.txt`, `checkpoints/`,
@@ -76,7 +76,8 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
         config: a `TrainConfig`.
         flag_text: the run's flags as flagfile text, stored in `flags.txt`.
         structural_flags: {flag name: default value text} of the flags that
-            must match a run being resumed (`flags.STRUCTURAL_FLAGS`).
+            must match a run being resumed (`flags.STRUCTURAL_FLAGS`); None
+            checks none.
         callbacks: extra Keras callbacks (e.g. a metric tracked every
             `log_every` iterations).
 
@@ -85,7 +86,7 @@ def train(config, flag_text="", structural_flags=(), callbacks=()):
     """
     info = validate(config)
     run_directory.check_resume_flags(config.model_dir, flag_text,
-                                     structural_flags)
+                                     structural_flags or {})
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = distribution.make_strategy(config.strategy)

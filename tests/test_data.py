@@ -1,6 +1,7 @@
 """Tests for amr_tf.data: formats, determinism and what the pixels show."""
 
 import csv
+import dataclasses
 import math
 import os
 import socket
@@ -130,6 +131,29 @@ def test_shapes_attributes_show_in_pixels():
     fills = np.array([box_fill(mask) for mask in foreground])
     assert abs(fills[is_round].mean() - math.pi / 4) < 0.05
     assert fills[~is_round].mean() > 0.95
+
+
+def test_centred_shapes_sit_at_the_centre_with_the_same_attributes():
+    random = data.DataConfig(name="shapes", image_size=16, num_examples=64)
+    centred = dataclasses.replace(random, sprite_position="centred")
+    scattered, aligned = _examples(random), _examples(centred)
+    # The same draws: the same attributes and labels, only the place moves.
+    np.testing.assert_array_equal(aligned["attributes"], scattered["attributes"])
+    np.testing.assert_array_equal(aligned["label"], scattered["label"])
+    rgb = (aligned["inputs"] + 1.0) / 2.0
+    foreground = rgb.max(axis=-1) > 0.5
+    pixels = np.arange(16) + 0.5
+    rows = (foreground.sum(axis=2) * pixels).sum(axis=1) / foreground.sum(axis=(1, 2))
+    cols = (foreground.sum(axis=1) * pixels).sum(axis=1) / foreground.sum(axis=(1, 2))
+    np.testing.assert_allclose(rows, 8.0, atol=0.3)
+    np.testing.assert_allclose(cols, 8.0, atol=0.3)
+    scattered_fg = (scattered["inputs"] + 1.0).max(axis=-1) > 1.0
+    scattered_rows = ((scattered_fg.sum(axis=2) * pixels).sum(axis=1)
+                      / scattered_fg.sum(axis=(1, 2)))
+    assert scattered_rows.std() > 1.0
+    with pytest.raises(UsageError, match="unknown sprite_position='left'; "
+                       "choose one of random, centred"):
+        dataclasses.replace(random, sprite_position="left")
 
 
 def test_shapes_attribute_subset():

@@ -9,7 +9,6 @@ import scipy.linalg
 import tensorflow as tf
 
 from amr_tf import data
-from amr_tf import mixers
 from amr_tf.data import DataConfig
 from amr_tf.data import get_info
 from amr_tf.data import lines
@@ -280,44 +279,107 @@ def test_relative_mixing_consistency_does_not_shrink_with_the_codes():
     assert mixes.code_spread(large, inputs, 0, "l1") > 0
 
 
-def _constant_class_mixer(probability, num_attributes):
-    """A ClassMixer whose mask is `probability` for every target."""
-    mixer = mixers.ClassMixer(num_attributes)
-    mixer.build((None, num_attributes))
-    logit = 30.0 if probability else -30.0
-    dense = mixer.to_probabilities
-    dense.set_weights([np.zeros_like(dense.kernel), np.full(num_attributes, logit)])
-    return mixer
+# Constructed class-mix cases: an "image" is its attribute vector, the
+# encoder and decoder are the identity and the classifier reads it back, so
+# a mixer's mask decides the judged attributes exactly.
+def _mask_mixer(mask_of):
+    """A class mixer stub whose mask is `mask_of(selectors, latents)`."""
+    return types.SimpleNamespace(
+        mask_for=lambda latents, selectors, targets: mask_of(
+            np.asarray(selectors, np.float32), np.asarray(latents)))
 
 
-def test_mix_attribute_accuracy_by_hand():
-    # Images hold their attributes; the "classifier" reads them back.
-    judge = types.SimpleNamespace(
-        predict_attributes=lambda images: (np.asarray(images) > 0.5).astype(np.float32))
-    images_a = np.array([[1, 0, 1], [1, 1, 0]], np.float32)
-    images_b = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
-    targets = np.array([[0.7, 0.3, 0.4], [1.0, 0.2, 0.0]], np.float32)
-    # round(targets) = [1, 0, 0], [1, 0, 0].
-    keep_a = _stub_model(lambda h: h, _constant_class_mixer(1.0, 3))
-    per_attribute, all_right = mixes.mix_attribute_accuracy(
-        keep_a, judge, images_a, images_b, targets)  # Mixes are images_a.
-    np.testing.assert_allclose(per_attribute, [1.0, 0.5, 0.5])
-    assert all_right == 0.0
-    keep_b = _stub_model(lambda h: h, _constant_class_mixer(0.0, 3))
-    per_attribute, all_right = mixes.mix_attribute_accuracy(
-        keep_b, judge, images_a, images_b, targets)  # Mixes are images_b.
-    np.testing.assert_allclose(per_attribute, [0.5, 0.5, 1.0])
-    assert all_right == 0.5
+ORACLE = _mask_mixer(lambda selectors, latents: selectors)
+COPY_X1 = _mask_mixer(lambda selectors, latents: np.ones_like(latents))
 
 
-def test_attribute_targets_mix_each_example_with_its_partner():
-    attributes = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], np.float32)
-    mixer = mixers.ClassMixer(4)
-    partners, targets = mixes.attribute_targets(mixer, attributes, seed=3)
-    assert sorted(partners) == [0, 1, 2, 3]
-    low = np.minimum(attributes, attributes[partners])
-    high = np.maximum(attributes, attributes[partners])
-    assert np.all((low <= targets) & (targets <= high))
+def _random_mixer(seed):
+    rng = np.random.default_rng(seed)
+    return _mask_mixer(lambda selectors, latents: (
+        rng.uniform(size=latents.shape) < 0.5).astype(np.float32))
+
+
+JUDGE = types.SimpleNamespace(
+    predict_attributes=lambda images: (np.asarray(images) > 0.5).astype(np.float32))
+
+
+def _attribute_images(count=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=(count, 3)) < 0.5).astype(np.float32)
+
+
+def _cross(class_mixer, images):
+    return mixes.cross_combinations(_stub_model(lambda h: h, class_mixer),
+                                    JUDGE, images, images, images, seed=1)
+
+
+def _differing(class_mixer, images):
+    return mixes.differing_attributes(
+        _stub_model(lambda h: h, class_mixer), JUDGE, images, images, images,
+        ("round", "warm", "large"), seed=2)
+
+
+def test_cross_selectors_differ_from_both_parents():
+    selectors = mixes.cross_selectors(3)
+    assert selectors.shape == (6, 3)
+    assert len({tuple(row) for row in selectors}) == 6
+    assert np.all(selectors.sum(axis=1) % 3 != 0)  # Neither 000 nor 111.
+
+
+def test_opposite_partners_have_every_attribute_opposite():
+    attributes = np.array([[1, 0], [0, 1], [1, 1], [0, 1], [1, 0]], np.float32)
+    firsts, partners = mixes.opposite_partners(attributes, seed=0)
+    np.testing.assert_array_equal(firsts, [0, 1, 3, 4])  # [1, 1] has none.
+    np.testing.assert_array_equal(attributes[partners], 1 - attributes[firsts])
+
+
+def test_cross_combination_metric_of_an_oracle_copy_and_random_mixer():
+    images = _attribute_images()
+    oracle = _cross(ORACLE, images)
+    assert oracle["cross_combination_accuracy"] == 1.0
+    assert oracle["swap_consistency"] == 1.0
+    assert oracle["cross_combination_mixes"] == 6 * 400
+    copy = _cross(COPY_X1, images)
+    assert copy["cross_combination_accuracy"] == 0.0
+    assert copy["swap_consistency"] == 0.0  # x1 one way, x2 the other.
+    randomly = _cross(_random_mixer(3), images)
+    # 2,400 mixes, each right with probability 1/8.
+    assert randomly["cross_combination_accuracy"] == pytest.approx(0.125, abs=0.025)
+    # Baselines: copies judged by the same classifier, chance and ceiling.
+    for metrics in (oracle, copy, randomly):
+        assert metrics["cross_combination_accuracy_copy_x1"] == 0.0
+        assert metrics["cross_combination_accuracy_copy_x2"] == 0.0
+        assert metrics["cross_combination_accuracy_chance"] == 0.125
+        assert metrics["cross_combination_accuracy_ceiling"] == 1.0
+        assert metrics["swap_consistency_copy_x1"] == 0.0
+
+
+def test_differing_attribute_metric_counts_only_differing_parents():
+    images = _attribute_images()
+    oracle = _differing(ORACLE, images)
+    copy = _differing(COPY_X1, images)
+    randomly = _differing(_random_mixer(4), images)
+    for name in ("round", "warm", "large"):
+        key = f"differing_accuracy_{name}"
+        assert oracle[key] == 1.0 and oracle[f"{key}_high"] == 1.0
+        assert 0.95 < oracle[f"{key}_low"] < 1.0
+        # About half the random pairs differ in each attribute.
+        assert 150 < oracle[f"{key}_count"] < 250
+        # Copying x1 is right exactly where the selector picked x1: ~1/2.
+        assert copy[key] == pytest.approx(oracle[f"{key}_copy_x1"])
+        assert copy[key] + oracle[f"{key}_copy_x2"] == pytest.approx(1.0)
+        assert randomly[f"{key}_low"] < 0.5 < randomly[f"{key}_high"]
+        assert oracle[f"{key}_chance"] == 0.5 and oracle[f"{key}_ceiling"] == 1.0
+
+
+def test_binomial_interval_is_wilsons():
+    low, high = mixes.binomial_interval(50, 100)
+    # Wilson: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n).
+    z, n, p = 1.959964, 100, 0.5
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-5)
+    assert mixes.binomial_interval(0, 0) == (0.0, 1.0)
 
 
 # ------------------------------------------------------ the classifier

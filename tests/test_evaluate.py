@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,9 @@ TINY_CLASS_MIXER_RUN = [
     "--dataset=shapes", "--image_size=8", "--arch=resnet", "--width=4",
     "--latent_size=4", "--latent_channels=4", "--batch_size=8",
     "--n_critic=1", "--steps=2", "--log_every=2", "--mixer=class_mixer",
-    "--interpolation_pairs=2", "--interpolation_steps=3",
+    "--class_mixer_input=parent_aware", "--label_mix=bernoulli",
+    "--sprite_position=centred", "--interpolation_pairs=2",
+    "--interpolation_steps=3",
 ]
 
 
@@ -68,10 +71,12 @@ def test_load_trained_restores_the_latest_checkpoint(trained, tmp_path):
     images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
     np.testing.assert_allclose(restored.model(images), result.model(images),
                                atol=1e-6)
-    attributes = np.eye(3, dtype=np.float32)
+    assert restored.model.class_mixer.mixer_input == "parent_aware"
+    assert restored.config.data.sprite_position == "centred"
+    selectors = np.eye(3, dtype=np.float32)
     np.testing.assert_allclose(
-        restored.model.class_mixer.probabilities(attributes),
-        result.model.class_mixer.probabilities(attributes), atol=1e-6)
+        restored.model.class_mixer.probabilities(selectors, selectors),
+        result.model.class_mixer.probabilities(selectors, selectors), atol=1e-6)
     # A copied run restores from its new place.
     moved = tmp_path / "moved"
     os.system(f"cp -r {model_dir} {moved}")
@@ -119,13 +124,15 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
     assert len(metrics["inter_cluster_distance"]) == 2
     for name in ("fid_reconstruction", "linear_probe_accuracy",
                  "clustering_accuracy", "mixing_consistency",
-                 "mix_accuracy_round", "mix_accuracy_warm", "mix_accuracy_large",
-                 "mix_accuracy_all_attributes",
+                 "cross_combination_accuracy", "swap_consistency",
+                 "differing_accuracy_round", "differing_accuracy_warm",
+                 "differing_accuracy_large",
                  "reconstruction_attribute_accuracy"):
         assert np.isfinite(metrics[name]), name
     for name in ("linear_probe_accuracy", "clustering_accuracy",
-                 "mix_accuracy_all_attributes", "one_sprite_fraction",
-                 "pixel_one_sprite_fraction", "data_one_sprite_fraction"):
+                 "one_sprite_fraction", "pixel_one_sprite_fraction",
+                 "data_one_sprite_fraction",
+                 "cross_combination_accuracy", "differing_accuracy_warm"):
         assert 0.0 <= metrics[name] <= 1.0
     assert metrics["relative_mixing_consistency"] > 0
     assert "fid_mix: " in result.stdout and " ± " in result.stdout
@@ -135,6 +142,12 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
                  "[7/7] consistency: "):
         assert line in result.stderr, line
     assert "[1/" not in result.stdout
+    # Each class-mix number beside its interval and baselines, on one line.
+    (line,) = [line for line in result.stdout.splitlines()
+               if "differing_accuracy_warm:" in line]
+    assert re.search(r"\[[0-9.]+, [0-9.]+\] \(copy_x1 [0-9.]+, copy_x2 "
+                     r"[0-9.]+, chance 0.5, ceiling [0-9.]+\)$", line), line
+    assert "differing_accuracy_warm_low" not in result.stdout
     assert f"Metrics written to {model_dir}/metrics.json" in result.stdout
 
 

@@ -105,15 +105,26 @@ def test_lines_quick_scores_models_beside_pixel_and_blank_floors(tmp_path, tiny_
     assert f"| {lines.PIXEL} |" in table and f"| {lines.BLANK} |" in table
 
 
-def test_class_mixer_quick_measures_attributes_and_draws_masks(tmp_path, tiny_eval):
-    metrics = class_mixer.run(class_mixer.Options(
-        output_dir=str(tmp_path), quick=True, overrides=TINY_IMAGES,
+def test_class_mixer_quick_compares_both_mixers_and_draws_them(tmp_path,
+                                                               tiny_eval):
+    results = class_mixer.run(class_mixer.Options(
+        output_dir=str(tmp_path), quick=True, seeds=1, overrides=TINY_IMAGES,
         eval_settings=tiny_eval))
-    for name in ("mix_accuracy_round", "mix_accuracy_all_attributes",
-                 "copy_first_source_accuracy_all_attributes"):
-        assert 0.0 <= metrics[name] <= 1.0, name
-    for name in ("attribute_mixes.png", "class_mixer_masks.png"):
-        assert _png(tmp_path / name), name
+    assert list(results) == ["parent_aware", "paper"]
+    for variant, metrics in results.items():
+        restored = restore.load_trained(str(tmp_path / f"{variant}_seed0"))
+        assert restored.model.class_mixer.mixer_input == variant
+        assert restored.config.data.sprite_position == "centred"
+        for name in ("cross_combination_accuracy", "swap_consistency",
+                     "differing_accuracy_round"):
+            assert len(metrics[name]) == 1 and 0.0 <= metrics[name][0] <= 1.0
+        # The parent-aware mask is swap-antisymmetric by construction.
+        if variant == "parent_aware":
+            assert metrics["swap_consistency"] == [1.0]
+        for figure in ("attribute_mixes", "class_mixer_masks"):
+            assert _png(tmp_path / f"{figure}_{variant}.png"), figure
+    table = (tmp_path / common.TABLE_FILE).read_text()
+    assert "| cross-combination accuracy | paper's mixer (y~ only) |" in table
 
 
 def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):

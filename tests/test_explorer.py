@@ -200,7 +200,7 @@ def test_strip_and_class_mixer_views_show_the_rest_answers(browser, explorer,
     boxes = browser.execute_script(
         "return document.querySelectorAll('#attributes input').length")
     assert boxes == rest_client.input_shape(contract.MIX_ATTRIBUTES,
-                                            "attributes")[0]
+                                            "selector")[0]
     browser.execute_script(
         "const box = document.querySelector('#attributes input');"
         "box.checked = !box.checked; box.dispatchEvent(new Event('change'));")

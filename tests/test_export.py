@@ -40,7 +40,7 @@ SIGNATURE_KEYS = {
     "serving_default": ({"images_a", "images_b", "alpha"}, {"images", "latents"}),
     "mix_latents": ({"latents_a", "latents_b", "alpha"}, {"images", "latents"}),
     "mix_bernoulli": ({"images_a", "images_b", "mask"}, {"images"}),
-    "mix_attributes": ({"images_a", "images_b", "attributes"}, {"images", "mask"}),
+    "mix_attributes": ({"images_a", "images_b", "selector"}, {"images", "mask"}),
 }
 
 
@@ -60,7 +60,7 @@ def _requests(batch=3, seed=0):
                         "alpha": alpha},
         "mix_bernoulli": {**pair, "mask": (rng.uniform(size=(batch, 4)) < 0.5)
                           .astype(np.float32)},
-        "mix_attributes": {**pair, "attributes": rng.uniform(size=(batch, 3))
+        "mix_attributes": {**pair, "selector": rng.uniform(size=(batch, 3))
                            .astype(np.float32)},
     }
 
@@ -90,7 +90,9 @@ def _keras_outputs(model, name, inputs):
     if name == "mix_bernoulli":
         mask = inputs["mask"][:, None, None, :]
         return {"images": mixed(latents_a, latents_b, mask)["images"]}
-    mask = np.asarray(model.class_mixer.probabilities(inputs["attributes"]))
+    # The paper's mixer reads the selector as the target attributes.
+    selector = inputs["selector"]
+    mask = np.asarray(model.class_mixer.probabilities(selector, selector))
     images = mixed(latents_a, latents_b, mask[:, None, None, :])["images"]
     return {"images": images, "mask": mask}
 
@@ -222,6 +224,8 @@ EXPORT_VARIANTS = {
     "mixup_channel": ("--mixer=mixup_channel",),
     "kway": ("--mixer=kway",),
     "bernoulli_hard_class_mixer": ("--mixer=class_mixer", "--hard_mask"),
+    "parent_aware_class_mixer": ("--mixer=class_mixer",
+                                 "--class_mixer_input=parent_aware"),
     "arae": ("--objective=arae",),
     "acai": ("--objective=acai",),
     "mixed_float16": ("--mixer=bernoulli", "--mixed_precision=mixed_float16"),
@@ -244,6 +248,37 @@ def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
     expected = set(SIGNATURE_KEYS) - (set() if config.uses_class_mixer
                                       else {"mix_attributes"})
     assert set(names) == expected
+
+
+def test_parent_aware_mix_attributes_follows_its_selector_when_served(
+        tiny_run, tmp_path):
+    """Through the session-loaded bundle: swapping a and b with 1 - selector
+    gives the same mix and the complementary mask; the mask is the class
+    mixer's p(selector)."""
+    flag_text = (tiny_run.flag_text + "--mixer=class_mixer\n"
+                 "--class_mixer_input=parent_aware\n")
+    config = restore.config_from_flag_text(flag_text)
+    info = training.validate(config)
+    model = training.build_model(config, info)
+    path = export_lib.export_saved_model(model, config, info, str(tmp_path),
+                                         version=1)
+    bundle = SavedModelBundle(path)
+    rng = np.random.default_rng(3)
+    images_a, images_b = rng.uniform(-1, 1, (2, 4, *IMAGE_SHAPE)).astype(np.float32)
+    selector = np.array([[1, 0, 1], [0, 1, 1], [0.5, 0.5, 0.5], [1, 1, 0]],
+                        np.float32)
+    keys = contract.SIGNATURES[contract.MIX_ATTRIBUTES]
+    forward = bundle.run(contract.MIX_ATTRIBUTES, dict(zip(
+        keys.inputs, (images_a, images_b, selector))), list(keys.outputs))
+    swapped = bundle.run(contract.MIX_ATTRIBUTES, dict(zip(
+        keys.inputs, (images_b, images_a, 1 - selector))), list(keys.outputs))
+    bundle.close()
+    np.testing.assert_allclose(forward["images"], swapped["images"], atol=1e-5)
+    np.testing.assert_allclose(forward["mask"], 1 - swapped["mask"], atol=1e-6)
+    np.testing.assert_allclose(
+        forward["mask"], model.class_mixer.probabilities(selector, None),
+        atol=1e-6)
+    np.testing.assert_allclose(forward["mask"][2], 0.5, atol=1e-6)
 
 
 def test_saved_model_cli_runs_every_signature(tiny_run, tmp_path):

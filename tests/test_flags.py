@@ -47,7 +47,7 @@ def test_renamed_and_structural_flags():
         "dataset", "image_size", "attributes", "channels", "arch", "width",
         "depth", "latent_size", "latent_channels", "disc_width",
         "disc_norm", "decoder_output", "objective", "mixer", "base_mixer",
-        "kway_sources")
+        "kway_sources", "class_mixer_input")
     # The defaults a flags.txt from before a setting existed is taken to hold.
     assert train_flags.STRUCTURAL_FLAGS["disc_norm"] == "spectral"
     assert train_flags.STRUCTURAL_FLAGS["width"] == "64"

@@ -55,7 +55,9 @@ GAN_REFERENCES = {
 )
 def test_gan_loss_matches_numpy_reference(kind, real, discriminator):
     logits = _logits()
-    result = losses.gan_loss(tf.constant(logits), real, kind, discriminator)
+    result = losses.gan_loss(
+        tf.constant(logits), target="real" if real else "fake", kind=kind,
+        player="discriminator" if discriminator else "generator")
     expected = GAN_REFERENCES[(kind, real, discriminator)](logits[:, 0])
     _assert_per_example(result, expected)
 
@@ -63,21 +65,23 @@ def test_gan_loss_matches_numpy_reference(kind, real, discriminator):
 def test_gan_loss_real_and_fake_targets_differ():
     logits = tf.constant(_logits())
     for kind in losses.GAN_LOSSES:
-        real = losses.gan_loss(logits, True, kind).numpy()
-        fake = losses.gan_loss(logits, False, kind).numpy()
+        real = losses.gan_loss(logits, target="real", kind=kind).numpy()
+        fake = losses.gan_loss(logits, target="fake", kind=kind).numpy()
         assert not np.allclose(real, fake), kind
 
 
 def test_generator_hinge_ignores_the_target_label():
     logits = tf.constant(_logits())
-    as_real = losses.gan_loss(logits, True, "hinge", discriminator=False)
-    as_fake = losses.gan_loss(logits, False, "hinge", discriminator=False)
+    as_real = losses.gan_loss(logits, target="real", kind="hinge",
+                              player="generator")
+    as_fake = losses.gan_loss(logits, target="fake", kind="hinge",
+                              player="generator")
     np.testing.assert_array_equal(as_real.numpy(), as_fake.numpy())
 
 
 def test_gan_loss_is_float32_for_float16_logits():
     logits = tf.constant(_logits(), dtype=tf.float16)
-    result = losses.gan_loss(logits, True, "bce")
+    result = losses.gan_loss(logits, target="real", kind="bce")
     expected = _softplus(-_logits().astype(np.float16).astype(np.float32))[:, 0]
     assert result.dtype == tf.float32
     np.testing.assert_allclose(result.numpy(), expected, rtol=1e-6, atol=1e-6)
@@ -85,7 +89,7 @@ def test_gan_loss_is_float32_for_float16_logits():
 
 def test_gan_loss_unknown_kind_raises_usage_error():
     with pytest.raises(UsageError, match="wgan"):
-        losses.gan_loss(tf.constant(_logits()), True, "wgan")
+        losses.gan_loss(tf.constant(_logits()), target="real", kind="wgan")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import tensorflow as tf
 from scipy import stats
 
 from amr_tf import mixers
+from amr_tf import seeds as seed_lib
 from amr_tf.errors import UsageError
 
 BATCH, SIZE, CHANNELS, NUM_ATTRIBUTES = 8, 2, 6, 3
@@ -31,10 +32,17 @@ def _attributes(batch=BATCH, seed=0):
     )
 
 
-def _class_mixer(hard=False, label_mix="convex"):
-    mixer = mixers.ClassMixer(CHANNELS, hard=hard, label_mix=label_mix)
+def _class_mixer(hard=False, label_mix="convex", mixer_input="paper"):
+    mixer = mixers.ClassMixer(CHANNELS, hard=hard, label_mix=label_mix,
+                              mixer_input=mixer_input)
     mixer.build((None, NUM_ATTRIBUTES))
     return mixer
+
+
+def _selectors(batch=BATCH, seed=0):
+    """Soft selectors in [0, 1]^k."""
+    rng = np.random.default_rng(seed)
+    return tf.constant(rng.uniform(size=(batch, NUM_ATTRIBUTES)).astype(np.float32))
 
 
 def _mix(mixer, latents, seed):
@@ -88,7 +96,7 @@ def test_kway_weights_shape(shape):
 
 @pytest.mark.parametrize("shape", [SPATIAL, FLAT])
 def test_class_mixer_mask_shape(shape):
-    mask = _class_mixer().mask_for(_latents(shape), _attributes())
+    mask = _class_mixer().mask_for(_latents(shape), _selectors(), _attributes())
     expected = (BATCH, 1, 1, CHANNELS) if len(shape) == 4 else (BATCH, CHANNELS)
     assert mask.shape == expected
 
@@ -303,42 +311,91 @@ def test_fixed_bernoulli_subset_depends_on_permutation_seed():
 
 
 # ------------------------------------------------------------ class mixer
-def test_class_mixer_soft_mask_lies_in_unit_interval():
-    mixer = _class_mixer()
-    mask = mixer.mask_for(_latents(), _attributes()).numpy()
+INPUTS = mixers.CLASS_MIXER_INPUTS
+
+
+@pytest.mark.parametrize("mixer_input", INPUTS)
+def test_class_mixer_soft_mask_lies_in_unit_interval(mixer_input):
+    mixer = _class_mixer(mixer_input=mixer_input)
+    mask = mixer.mask_for(_latents(), _selectors(), _attributes()).numpy()
     assert mask.shape == (BATCH, 1, 1, CHANNELS)
     assert mask.min() >= 0.0 and mask.max() <= 1.0
     assert len(np.unique(mask)) > 2  # soft, not binary
 
 
-def test_class_mixer_hard_mask_is_binary_without_and_with_seed():
-    mixer = _class_mixer(hard=True)
-    latents, attributes = _latents(), _attributes()
-    probabilities = mixer.probabilities(attributes).numpy()
-    rounded = mixer.mask_for(latents, attributes).numpy().reshape(BATCH, CHANNELS)
-    np.testing.assert_array_equal(rounded, np.round(probabilities))
-    sampled = mixer.mask_for(latents, attributes, _seed(0)).numpy()
+def test_class_mixer_inputs_read_the_selector_or_the_targets():
+    selectors, targets = _selectors(seed=1), _attributes(seed=2)
+    other_selectors, other_targets = _selectors(seed=3), _attributes(seed=4)
+    paper = _class_mixer(mixer_input="paper")
+    aware = _class_mixer(mixer_input="parent_aware")
+    np.testing.assert_array_equal(paper.probabilities(selectors, targets),
+                                  paper.probabilities(other_selectors, targets))
+    np.testing.assert_array_equal(aware.probabilities(selectors, targets),
+                                  aware.probabilities(selectors, other_targets))
+    assert not np.allclose(paper.probabilities(selectors, targets),
+                           paper.probabilities(selectors, other_targets))
+    assert not np.allclose(aware.probabilities(selectors, targets),
+                           aware.probabilities(other_selectors, targets))
+
+
+def test_parent_aware_mask_is_swap_antisymmetric():
+    """p(1 - s) = 1 - p(s), so Mix(h_a, h_b, s) = Mix(h_b, h_a, 1 - s)."""
+    mixer = _class_mixer(mixer_input="parent_aware")
+    selectors = _selectors(seed=5)
+    p = mixer.probabilities(selectors, None).numpy()
+    np.testing.assert_allclose(mixer.probabilities(1.0 - selectors, None),
+                               1.0 - p, atol=1e-6)
+    np.testing.assert_allclose(
+        mixer.probabilities(tf.fill([2, NUM_ATTRIBUTES], 0.5), None), 0.5,
+        atol=1e-6)
+    latents_a, latents_b = _latents(seed=1), _latents(seed=2)
+    forward = mixers.blend(latents_a, latents_b,
+                           mixer.mask_for(latents_a, selectors, None))
+    swapped = mixers.blend(latents_b, latents_a,
+                           mixer.mask_for(latents_b, 1.0 - selectors, None))
+    np.testing.assert_allclose(forward, swapped, atol=1e-5)
+    # The paper's mixer, fed the same target both ways, is not.
+    paper = _class_mixer(mixer_input="paper")
+    targets = _attributes()
+    p_paper = paper.probabilities(selectors, targets).numpy()
+    assert np.abs(p_paper - 0.5).max() > 1e-3
+    np.testing.assert_array_equal(
+        paper.probabilities(1.0 - selectors, targets), p_paper)
+
+
+@pytest.mark.parametrize("mixer_input", INPUTS)
+def test_class_mixer_hard_mask_is_binary_without_and_with_seed(mixer_input):
+    mixer = _class_mixer(hard=True, mixer_input=mixer_input)
+    latents, selectors, targets = _latents(), _selectors(), _attributes()
+    probabilities = mixer.probabilities(selectors, targets).numpy()
+    rounded = mixer.mask_for(latents, selectors, targets).numpy()
+    np.testing.assert_array_equal(rounded.reshape(BATCH, CHANNELS),
+                                  np.round(probabilities))
+    sampled = mixer.mask_for(latents, selectors, targets, _seed(0)).numpy()
     assert set(np.unique(sampled)) <= {0.0, 1.0}
 
 
-def test_class_mixer_hard_mask_has_straight_through_gradients():
+@pytest.mark.parametrize("mixer_input", INPUTS)
+def test_class_mixer_hard_mask_has_straight_through_gradients(mixer_input):
     """Forward: Bernoulli sample; backward: the gradient of p itself."""
-    hard, soft = _class_mixer(hard=True), _class_mixer(hard=False)
+    hard = _class_mixer(hard=True, mixer_input=mixer_input)
+    soft = _class_mixer(hard=False, mixer_input=mixer_input)
     soft.set_weights(hard.get_weights())
-    latents, attributes = _latents(), _attributes()
+    latents, selectors, targets = _latents(), _selectors(), _attributes()
     weights = tf.constant(np.random.default_rng(0).normal(
         size=(BATCH, 1, 1, CHANNELS)).astype(np.float32))
 
     def gradients(mixer, seed):
         with tf.GradientTape() as tape:
-            mask = mixer.mask_for(latents, attributes, seed)
+            mask = mixer.mask_for(latents, selectors, targets, seed)
             loss = tf.reduce_sum(weights * mask)
         return mask, tape.gradient(loss, mixer.trainable_variables)
 
     hard_mask, hard_grads = gradients(hard, _seed(0))
     _, soft_grads = gradients(soft, _seed(0))
     assert set(np.unique(hard_mask.numpy())) <= {0.0, 1.0}
-    assert len(hard_grads) == 6
+    # Two hidden layers and an output kernel; the paper's output has a bias.
+    assert len(hard_grads) == (6 if mixer_input == "paper" else 5)
     for hard_grad, soft_grad in zip(hard_grads, soft_grads):
         assert hard_grad is not None
         np.testing.assert_allclose(hard_grad.numpy(), soft_grad.numpy(),
@@ -346,67 +403,64 @@ def test_class_mixer_hard_mask_has_straight_through_gradients():
     assert any(np.any(g.numpy() != 0) for g in hard_grads)
 
 
-def test_class_mixer_mix_batch_gradients_reach_the_mlp():
-    mixer = _class_mixer()
+@pytest.mark.parametrize("mixer_input", INPUTS)
+def test_class_mixer_mix_batch_gradients_reach_the_mlp(mixer_input):
+    # Convex selectors alpha * (1, ..., 1) leave the parent-aware mixer's
+    # hidden biases without a gradient at their zero initialisation.
+    mixer = _class_mixer(label_mix="bernoulli", mixer_input=mixer_input)
     latents = _latents()
     with tf.GradientTape() as tape:
         output = mixer.mix_batch(latents, _seed(0), _attributes())
         loss = tf.reduce_sum(tf.square(output.latents))
     grads = tape.gradient(loss, mixer.trainable_variables)
-    assert all(g is not None for g in grads)
-    assert all(np.any(g.numpy() != 0) for g in grads[-2:])
+    assert all(g is not None and np.any(g.numpy() != 0) for g in grads)
 
 
-def test_class_mixer_convex_label_mix_uses_one_alpha_per_example():
+def test_convex_selectors_use_one_alpha_per_example():
     mixer = _class_mixer(label_mix="convex")
-    ones, zeros = tf.ones((2000, NUM_ATTRIBUTES)), tf.zeros((2000, NUM_ATTRIBUTES))
-    target = mixer.mix_attributes(ones, zeros, _seed(0)).numpy()
-    # alpha * 1 + (1 - alpha) * 0 = alpha, the same for every attribute.
-    np.testing.assert_array_equal(target, np.repeat(target[:, :1], 3, axis=1))
-    assert stats.kstest(target[:, 0], "uniform").pvalue > 1e-3
-    reverse = mixer.mix_attributes(zeros, ones, _seed(0)).numpy()
-    np.testing.assert_allclose(reverse, 1.0 - target, atol=1e-6)
+    selectors = mixer.sample_selector(2000, _seed(0)).numpy()
+    assert selectors.shape == (2000, NUM_ATTRIBUTES)
+    np.testing.assert_array_equal(selectors,
+                                  np.repeat(selectors[:, :1], 3, axis=1))
+    assert stats.kstest(selectors[:, 0], "uniform").pvalue > 1e-3
 
 
-def test_class_mixer_convex_targets_lie_between_the_pair():
-    mixer = _class_mixer(label_mix="convex")
-    y, y_partner = _attributes(64, seed=1), _attributes(64, seed=2)
-    target = mixer.mix_attributes(y, y_partner, _seed(5)).numpy()
-    low = np.minimum(y.numpy(), y_partner.numpy())
-    high = np.maximum(y.numpy(), y_partner.numpy())
-    assert np.all(target >= low) and np.all(target <= high)
-    differ = low != high
-    assert np.any((target[differ] > 0) & (target[differ] < 1))  # soft
-
-
-def test_class_mixer_bernoulli_label_mix_picks_each_attribute_from_the_pair():
+def test_bernoulli_selectors_pick_each_attribute_from_either_parent():
     mixer = _class_mixer(label_mix="bernoulli")
-    y, y_partner = _attributes(256, seed=1), _attributes(256, seed=2)
-    target = mixer.mix_attributes(y, y_partner, _seed(5)).numpy()
-    assert set(np.unique(target)) <= {0.0, 1.0}
-    assert np.all((target == y.numpy()) | (target == y_partner.numpy()))
-    ones, zeros = tf.ones((2000, NUM_ATTRIBUTES)), tf.zeros((2000, NUM_ATTRIBUTES))
-    picks = mixer.mix_attributes(ones, zeros, _seed(0)).numpy()
-    assert abs(picks.mean() - 0.5) < 0.03
+    selectors = mixer.sample_selector(2000, _seed(0)).numpy()
+    assert set(np.unique(selectors)) <= {0.0, 1.0}
+    assert abs(selectors.mean() - 0.5) < 0.03
     # Per attribute, not one choice per example.
-    assert np.mean(picks.min(axis=1) != picks.max(axis=1)) > 0.5
+    assert np.mean(selectors.min(axis=1) != selectors.max(axis=1)) > 0.5
 
 
-def test_class_mixer_mix_batch_targets_come_from_the_partner():
-    mixer = _class_mixer()
+def test_mix_targets_take_each_attribute_as_the_selector_says():
+    y_a = np.array([[1, 0, 1], [1, 1, 0]], np.float32)
+    y_b = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
+    selector = np.array([[1, 1, 0], [0.25, 0.5, 1]], np.float32)
+    np.testing.assert_allclose(mixers.mix_targets(selector, y_a, y_b),
+                               [[1, 0, 0], [1, 0.5, 0]])
+
+
+@pytest.mark.parametrize("mixer_input", INPUTS)
+def test_class_mixer_mix_batch_targets_come_from_the_partner(mixer_input):
+    mixer = _class_mixer(label_mix="bernoulli", mixer_input=mixer_input)
     latents, attributes = _latents(seed=4), _attributes(seed=4)
     output = mixer.mix_batch(latents, _seed(2), attributes)
     partners = _find_partners(latents, output.latents, output.mask)
     y, y_partner = attributes.numpy(), attributes.numpy()[partners]
-    target = output.attributes.numpy()
-    assert target.shape == (BATCH, NUM_ATTRIBUTES)
-    assert np.all(target >= np.minimum(y, y_partner) - 1e-6)
-    assert np.all(target <= np.maximum(y, y_partner) + 1e-6)
-    # The mask is the MLP's answer to the mixed target.
+    targets = output.attributes.numpy()
+    assert targets.shape == (BATCH, NUM_ATTRIBUTES)
+    assert np.all((targets == y) | (targets == y_partner))
+    # The selector mix_batch drew (from the second of its three seeds):
+    # the targets follow it, and the mask is the MLP's answer to it.
+    selectors = mixer.sample_selector(
+        BATCH, seed_lib.split(_seed(2), 3)[1]).numpy()
+    np.testing.assert_array_equal(
+        targets, selectors * y + (1 - selectors) * y_partner)
     np.testing.assert_allclose(
         output.mask.numpy().reshape(BATCH, CHANNELS),
-        mixer.probabilities(output.attributes).numpy(), atol=1e-6,
-    )
+        mixer.probabilities(selectors, targets).numpy(), atol=1e-6)
 
 
 def test_class_mixer_needs_attributes_and_has_no_random_mask():
@@ -441,8 +495,10 @@ def test_build_mixer_unknown_name_raises_usage_error():
 def test_invalid_mixer_settings_raise_usage_error():
     with pytest.raises(UsageError):
         mixers.build_mixer("kway", kway_sources=1)
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="unknown label_mix='uniform'"):
         mixers.ClassMixer(CHANNELS, label_mix="uniform")
+    with pytest.raises(UsageError, match="unknown mixer_input='both'"):
+        mixers.ClassMixer(CHANNELS, mixer_input="both")
 
 
 @pytest.mark.parametrize("name", UNSUPERVISED)

@@ -20,6 +20,7 @@ from amr_tf.data import load
 from amr_tf.data import make_batches
 from amr_tf.models import ArchitectureConfig
 from amr_tf.models import build_networks
+from amr_tf.objectives.base import tracker_name
 
 IMAGE_SHAPE = (8, 8, 3)
 BATCH = 4
@@ -152,8 +153,9 @@ def _softplus(x):
 
 
 def _expected_history_keys(model):
-    return ({f"g_{name}" for name in model.generator_term_names()}
-            | {f"d_{name}" for name in model.discriminator_term_names()}
+    return ({tracker_name(prefix, name, weight)
+             for prefix, weights in model.term_weights.items()
+             for name, weight in weights.items()}
             | {"g_total", "d_total"})
 
 
@@ -342,6 +344,76 @@ def test_arae_iteration_logs_losses_of_the_pre_step_networks():
     assert not np.allclose(updated_logits, fake_logits, atol=1e-4)
 
 
+# ------------------------------------ the class mixer's terms and trackers
+def test_attribute_accuracy_trackers_match_a_hand_count():
+    """D's attribute accuracy on real images (its update) and on class mixes
+    (the generator's) against counts from D's own logits."""
+    model = _objective("amr_class_mixer")
+    batch = _sub_batch(_examples(BATCH, seed=5))
+    seeds = seed_lib.SeedStream(seed_lib.iteration_seed(0, 0))
+    before = [v.numpy() for v in model.discriminator.variables]
+    model.discriminator_update(batch, seeds)
+    # Replay D's training-mode call on the weights its update started from.
+    for variable, value in zip(model.discriminator.variables, before):
+        variable.assign(value)
+    logits = model.discriminator(batch["inputs"], training=True)[
+        "attribute_logits"].numpy()
+    hand_count = np.mean((logits > 0) == (batch["attributes"].numpy() > 0.5))
+    assert float(model.trackers["attribute_accuracy_real"].result()) == (
+        pytest.approx(hand_count, abs=1e-6))
+
+    generator_seeds = seed_lib.SeedStream(seed_lib.iteration_seed(0, 1))
+    values = model.generator_losses(batch, generator_seeds)
+    replay = seed_lib.SeedStream(seed_lib.iteration_seed(0, 1))
+    latents = model.encoder(batch["inputs"], training=True)
+    mixes, images = model._mix_and_decode(latents, batch, replay, training=True)
+    mix_logits = model.discriminator(images["class_mix"], training=False)[
+        "attribute_logits"].numpy()
+    targets = mixes["class_mix"].attributes.numpy()
+    per_example = np.mean((mix_logits > 0) == (targets > 0.5), axis=1)
+    np.testing.assert_allclose(values["attribute_accuracy_class_mix"],
+                               per_example, atol=1e-6)
+    # Watched, not minimised: logged under their own names.
+    assert model.term_weights["g"]["attribute_accuracy_class_mix"] is (
+        objectives.WATCHED)
+    assert "g_attribute_accuracy_class_mix" not in model.trackers
+
+
+@pytest.mark.parametrize("mixer_input", mixers.CLASS_MIXER_INPUTS)
+def test_the_class_term_alone_trains_the_class_mixer(mixer_input):
+    """Gradients reach every class-mixer weight from class_consistency."""
+    keras.utils.set_random_seed(0)
+    model = objectives.AMR(
+        *build_networks(ARCH, IMAGE_SHAPE, NUM_ATTRIBUTES),
+        mixer=mixers.build_mixer("bernoulli"),
+        class_mixer=mixers.ClassMixer(LATENT_CHANNELS, label_mix="bernoulli",
+                                      mixer_input=mixer_input))
+    model.class_mixer.build((None, NUM_ATTRIBUTES))
+    batch = _sub_batch(_examples(BATCH))
+    with tf.GradientTape() as tape:
+        values = model.generator_losses(
+            batch, seed_lib.SeedStream(seed_lib.iteration_seed(0, 0)))
+        loss = tf.reduce_mean(values["class_consistency"])
+    gradients = tape.gradient(loss, model.class_mixer.trainable_variables)
+    assert len(gradients) == (6 if mixer_input == "paper" else 5)
+    for variable, gradient in zip(model.class_mixer.trainable_variables,
+                                  gradients):
+        assert gradient is not None and np.any(gradient.numpy() != 0), (
+            variable.path)
+
+
+def test_declared_terms_are_the_computed_ones():
+    model = _objective("amr_class_mixer")
+    assert model.term_weights["g"]["class_consistency"] == model.cls_weight
+    assert model.term_weights["g"]["mask_sparsity"] == 0.01
+    assert model.term_weights["d"]["attribute_accuracy_real"] is objectives.WATCHED
+    del model.term_weights["g"]["mask_sparsity"]
+    model.term_weights["g"]["made_up"] = 1.0
+    with pytest.raises(ValueError, match="made_up"):
+        model.generator_update(_sub_batch(_examples(BATCH)), seed_lib.SeedStream(
+            seed_lib.iteration_seed(0, 0)))
+
+
 # ---------------------------- training AMR with the class mixer on shapes
 @pytest.fixture(scope="module")
 def trained_on_shapes():
@@ -376,7 +448,8 @@ def test_logged_terms_with_class_mixer(trained_on_shapes):
     assert keys == _expected_history_keys(trained_on_shapes.model)
     assert {"g_consistency", "g_class_consistency", "g_class_mix_consistency",
             "g_fool_d_class_mix", "g_mask_sparsity", "d_fake_class_mix",
-            "d_real_attributes"} <= keys
+            "d_real_attributes", "attribute_accuracy_real",
+            "attribute_accuracy_class_mix"} <= keys
     assert all(np.all(np.isfinite(values))
                for values in trained_on_shapes.history.values())
 

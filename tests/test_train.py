@@ -150,12 +150,24 @@ def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path
     assert not any(empty.iterdir())  # Nothing was downloaded.
 
 
-@pytest.mark.parametrize("name", ["shapes", "spiral", "lines"])
+@pytest.mark.parametrize("name", ["shapes", "spiral", "lines",
+                                  "shapes_class_mixer"])
 def test_offline_configs_parse_and_validate(name):
     config = train_flags.config_from_flags(restore.parse_training_flags([f"--flagfile=configs/{name}.cfg"]))
     info = training.validate(config)
-    assert info.name == name
+    assert info.name == name.split("_")[0]
     assert config.model_dir == f"runs/{name}"
+
+
+def test_supervised_shapes_config_centres_sprites_for_the_parent_aware_mixer():
+    config = train_flags.config_from_flags(restore.parse_training_flags(
+        ["--flagfile=configs/shapes_class_mixer.cfg"]))
+    assert config.uses_class_mixer and config.data.sprite_position == "centred"
+    assert (config.class_mixer_input, config.label_mix) == ("parent_aware",
+                                                            "bernoulli")
+    demo = train_flags.config_from_flags(restore.parse_training_flags(
+        ["--flagfile=configs/shapes.cfg"]))
+    assert demo.data.sprite_position == "random"
 
 
 @pytest.mark.parametrize("name, missing", [

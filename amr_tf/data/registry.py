@@ -27,6 +27,8 @@ from amr_tf.fields import setting
 SPLITS = ("train", "test")
 NO_LABEL = -1
 MIN_IMAGE_SIZE = 8
+# Where `shapes` puts its sprites (`DataConfig.sprite_position`).
+SPRITE_POSITIONS = ("random", "centred")
 SHUFFLE_BUFFER_SIZE = 10_000
 # Epoch e of seed s is shuffled with seed s * stride + e.
 _EPOCH_SEED_STRIDE = 1_000_003
@@ -78,6 +80,10 @@ class DataConfig:
     num_examples: int | None = setting(
         None, "Procedural datasets: number of training examples; default: "
         "the dataset's own.", bounds=Range(1))
+    sprite_position: str = setting(
+        "random", "shapes: sprites at random places (the unsupervised demo) "
+        "or centred, so channel masks can recombine their attributes "
+        "(supervised runs).", choices=SPRITE_POSITIONS)
 
     def __post_init__(self):
         check(self)

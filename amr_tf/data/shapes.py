@@ -8,8 +8,12 @@ each a fair coin flip, are:
   the hue varies continuously within each range.
 - `large`: radius drawn from a large (1) or a small (0) range.
 
-The position is uniform over the places where the sprite fits inside the
-image. The label is the integer with bit `i` equal to attribute `i`
+With `sprite_position="random"` (the default) the position is uniform over
+the places where the sprite fits inside the image. With `"centred"` every
+sprite sits at the image centre, as CelebA faces are aligned: shape, colour
+and size are then the only factors, each independent of the others, and a
+per-channel latent mask can recombine them (the class mixer's experiment).
+The label is the integer with bit `i` equal to attribute `i`
 (`round + 2 * warm + 4 * large`, 0..7). Images render at any size directly
 (no resizing), from the example's index with stateless random ops.
 """
@@ -67,7 +71,8 @@ def load(config, split):
     )
 
     def make_examples(draws):
-        images, bits = render_shapes(draws, size)
+        images, bits = render_shapes(
+            draws, size, centred=config.sprite_position == "centred")
         labels = tf.reduce_sum(tf.cast(bits, tf.int32) * [1, 2, 4], axis=-1)
         return registry.example(
             registry.to_unit_range(images, max_value=1.0),
@@ -80,12 +85,14 @@ def load(config, split):
     )
 
 
-def render_shapes(draws, size):
+def render_shapes(draws, size, centred=False):
     """Draws one sprite per row of uniform random draws.
 
     Args:
         draws: float32 Tensor `[B, NUM_DRAWS]` of values in [0, 1).
         size: Image side in pixels.
+        centred: put every sprite at the image centre (its position draws
+            unused) instead of a random place.
 
     Returns:
         images: float32 Tensor `[B, size, size, 3]`, RGB in [0, 1].
@@ -106,7 +113,10 @@ def render_shapes(draws, size):
     half_side = radius * _SQUARE_HALF_SIDE_PER_RADIUS
     # Keep the sprite and its one-pixel soft edge inside the image.
     extent = tf.where(is_round, radius, half_side) + 1.0
-    centre = extent[:, None] + draws[:, 6:8] * (size - 2.0 * extent[:, None])
+    if centred:
+        centre = tf.fill(tf.shape(draws[:, 6:8]), size / 2.0)
+    else:
+        centre = extent[:, None] + draws[:, 6:8] * (size - 2.0 * extent[:, None])
 
     pixels = tf.range(size, dtype=tf.float32) + 0.5
     dx = pixels[None, None, :] - centre[:, 0, None, None]

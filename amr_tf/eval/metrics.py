@@ -236,19 +236,17 @@ def _mix_attributes(restored, settings):
         settings.classifier)
     examples = _held_out(restored, settings)
     model, inputs = restored.model, examples["inputs"]
-    partners, targets = mixes.attribute_targets(
-        model.class_mixer, examples["attributes"], settings.seed)
-    per_attribute, all_right = mixes.mix_attribute_accuracy(
-        model, classifier, inputs, inputs[partners], targets)
-    reconstructions = inference.decode(model, inference.encode(model, inputs))
-    reconstruction_accuracy = np.mean(
-        classifier.predict_attributes(reconstructions) == examples["attributes"])
-    names = restored.info.attribute_names
+    attributes = examples["attributes"]
+    judged_copies = classifier.predict_attributes(
+        inference.decode(model, inference.encode(model, inputs)))
     return {
-        **{f"mix_accuracy_{name}": float(value)
-           for name, value in zip(names, per_attribute)},
-        "mix_accuracy_all_attributes": all_right,
-        "reconstruction_attribute_accuracy": float(reconstruction_accuracy),
+        **mixes.cross_combinations(model, classifier, inputs, attributes,
+                                   judged_copies, settings.seed),
+        **mixes.differing_attributes(model, classifier, inputs, attributes,
+                                     judged_copies, restored.info.attribute_names,
+                                     settings.seed),
+        "reconstruction_attribute_accuracy": float(
+            np.mean(judged_copies == attributes)),
         "classifier_test_accuracy": classifier.test_accuracy,
     }
 

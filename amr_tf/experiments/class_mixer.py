@@ -1,19 +1,27 @@
-"""The supervised class mixer on shapes (paper §3.1, Fig. 6 and Fig. 11).
+"""The supervised class mixer on aligned shapes (paper §3.1, Fig. 6 and 11).
 
     python -m amr_tf.experiments.class_mixer --quick
 
-Trains AMR with the class mixer (eq. 6) beside Bernoulli mixup on `shapes`,
-whose three binary attributes (round, warm, large) are known, and measures
-the mix attribute accuracy: how often a decoded mix Mix_sup(f(x1), f(x2), y~)
-has the attributes round(y~) it was asked for, judged by the dataset's
-feature classifier. For scale it prints the same classifier's accuracy on
-real images and on reconstructions, and the accuracy of a target-blind
-"mix" that returns the reconstruction of x1.
+Trains AMR with a class mixer (eq. 6) beside Bernoulli mixup on centred
+`shapes` sprites, whose three binary attributes (round, warm, large) are
+known, for --model_seeds seeds (default 3) of each variant:
 
-Figures under --output_dir: attribute_mixes.png (pairs with opposite
-attributes, decoded for every target combination: Fig. 6 style) and
-class_mixer_masks.png (the mixer's channel probabilities p per attribute
-combination: Fig. 11 style).
+- `parent_aware`: the parent-aware mixer (an extension beyond the paper),
+  told by a selector s which parent gives each attribute; selectors
+  s ~ Bernoulli(1/2)^k in training.
+- `paper`: the paper's mixer, which sees only y~ = alpha y1 + (1 - alpha) y2.
+
+Each run is evaluated with the `mix_attributes` metric (`amr_tf.eval.mixes`):
+cross-combination accuracy on pairs with all attributes opposite,
+per-attribute accuracy where the parents differ (with 95 % intervals) and
+swap consistency, each beside copy-x1, copy-x2, chance and the ceiling (the
+feature classifier on reconstructions). Runs resume where they stopped and
+finished runs are only evaluated again.
+
+Figures under --output_dir, per variant (its seed 0):
+attribute_mixes_<variant>.png (opposite pairs decoded for every selector:
+Fig. 6 style) and class_mixer_masks_<variant>.png (the mask p per selector:
+Fig. 11 style).
 """
 
 import dataclasses
@@ -26,15 +34,26 @@ from absl import logging
 
 from amr_tf import cli
 from amr_tf import inference
+from amr_tf import mixers as mixer_lib
 from amr_tf.errors import UsageError
-from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
 from amr_tf.eval import summary
 from amr_tf.experiments import common
 from amr_tf.experiments import figures
 
+CONFIG = "shapes_class_mixer"
 FIGURE_PAIRS = 4
+MODEL_SEEDS = 3
+# Variant -> (table label, training flags on top of CONFIG).
+VARIANTS = {
+    "parent_aware": ("parent-aware mixer (extension)",
+                     ("--class_mixer_input=parent_aware", "--label_mix=bernoulli")),
+    "paper": ("paper's mixer (y~ only)",
+              ("--class_mixer_input=paper", "--label_mix=convex")),
+}
+# --quick: 16 px images and fewer iterations than the config's.
+QUICK_FLAGS = ("--image_size=16", "--steps=1200", "--log_every=200")
 
 flags.adopt_module_key_flags(common)  # --help lists them.
 FLAGS = flags.FLAGS
@@ -44,111 +63,134 @@ FLAGS = flags.FLAGS
 class Options:
     output_dir: str
     quick: bool = False
+    seeds: int = MODEL_SEEDS
+    variants: tuple[str, ...] = tuple(VARIANTS)
     classifier_dir: str | None = None
     overrides: tuple[str, ...] = ()
     eval_settings: metrics_lib.EvalSettings | None = None
 
 
 def run(options):
-    """Trains, evaluates and draws; returns the metrics."""
-    extra = common.QUICK_FLAGS if options.quick else common.FULL_FLAGS["shapes"]
-    run_ = common.Run("amr_class_mixer", "AMR (class mixer + Bernoulli)",
-                      (common.config_flag("shapes"), *extra,
-                       "--mixer=class_mixer", "--base_mixer=bernoulli"))
-    (trained,) = common.train_runs([run_], options.output_dir, options.overrides)
-    restored = trained.restored
+    """Trains, evaluates and draws every variant; returns metrics by variant
+    (each a dict of name -> list over seeds)."""
+    extra = QUICK_FLAGS if options.quick else ()
+    runs = [common.Run(f"{name}_seed{seed}", name,
+                       (common.config_flag(CONFIG), *extra, *VARIANTS[name][1]),
+                       seed)
+            for seed in range(options.seeds) for name in options.variants]
+    trained = common.train_runs(runs, options.output_dir, options.overrides)
     settings = options.eval_settings or metrics_lib.EvalSettings(
         classifier_dir=options.classifier_dir
         or os.path.join(options.output_dir, "classifiers"))
-    metrics = metrics_lib.evaluate(restored, ["mix_attributes", "consistency"],
-                                   settings)
-    metrics["copy_first_source_accuracy_all_attributes"] = (
-        _copy_first_source_accuracy(restored, settings))
-    metrics["train_seconds"] = trained.seconds
-    summary.write_metrics(restored.config.model_dir, metrics)
-
-    names = restored.info.attribute_names
-    _save_attribute_mixes(
-        os.path.join(options.output_dir, "attribute_mixes.png"), restored)
-    combinations = np.array(list(itertools.product([0, 1], repeat=len(names))),
-                            np.float32)
-    figures.save_mask_heatmap(
-        os.path.join(options.output_dir, "class_mixer_masks.png"),
-        np.asarray(restored.model.class_mixer.probabilities(combinations)),
-        [_bits(row) for row in combinations],
-        title=f"class mixer p per target ({', '.join(names)})")
-
-    rows = [[f"mix accuracy: {name}", f"{metrics[f'mix_accuracy_{name}']:.3f}"]
-            for name in names]
-    rows += [
-        ["mix accuracy: all attributes",
-         f"{metrics['mix_accuracy_all_attributes']:.3f}"],
-        ["target-blind copy of x1: all attributes",
-         f"{metrics['copy_first_source_accuracy_all_attributes']:.3f}"],
-        ["classifier on reconstructions (per attribute)",
-         f"{metrics['reconstruction_attribute_accuracy']:.3f}"],
-        ["classifier on real test images (per attribute)",
-         f"{metrics['classifier_test_accuracy']:.3f}"],
-        ["mixing consistency", f"{metrics['mixing_consistency']:.4g}"],
-        ["iterations / train s", f"{metrics['iterations']} / {trained.seconds:.0f}"],
-    ]
-    table = common.markdown_table(["quantity", "value"], rows)
-    table += (f"\n\n{settings.num_examples} held-out examples, each mixed with "
-              "a random partner; target y~ = α y1 + (1 - α) y2, α ~ U(0, 1).")
-    common.write_outputs(options.output_dir, metrics, table)
-    return metrics
+    results = {}
+    for name, items in common.by_method(trained, lambda t: t.run.method).items():
+        per_seed = []
+        for item in items:
+            metrics = metrics_lib.evaluate(item.restored, ["mix_attributes"],
+                                           settings)
+            metrics["train_seconds"] = item.seconds
+            summary.write_metrics(item.restored.config.model_dir, metrics)
+            per_seed.append(metrics)
+        results[name] = summary.pool(per_seed)
+        restored = items[0].restored
+        save_attribute_mixes(
+            os.path.join(options.output_dir, f"attribute_mixes_{name}.png"),
+            restored, title=VARIANTS[name][0])
+        save_masks(
+            os.path.join(options.output_dir, f"class_mixer_masks_{name}.png"),
+            restored, title=VARIANTS[name][0])
+    names = trained[0].restored.info.attribute_names
+    common.write_outputs(options.output_dir, results,
+                         results_table(results, names, settings))
+    return results
 
 
-def _copy_first_source_accuracy(restored, settings):
-    """All-attribute accuracy of returning x1's reconstruction as the mix."""
-    classifier = classifier_lib.load_or_train(
-        restored.config.data, restored.info, settings.classifier_dir,
-        settings.classifier)
-    examples = metrics_lib.first_examples(restored.config.data, "test",
-                                          settings.num_examples)
-    _, targets = mixes.attribute_targets(
-        restored.model.class_mixer, examples["attributes"], settings.seed)
-    model = restored.model
-    copies = inference.decode(model, inference.encode(model, examples["inputs"]))
-    judged = classifier.predict_attributes(copies)
-    return float(np.mean(np.all(judged == np.round(targets), axis=1)))
+def results_table(results, names, settings):
+    """Markdown: one row per quantity and variant, beside its baselines."""
+    quantities = [("cross-combination accuracy", "cross_combination_accuracy"),
+                  ("swap consistency", "swap_consistency")]
+    quantities += [(f"differing-attribute accuracy: {name}",
+                    f"differing_accuracy_{name}") for name in names]
+    rows = []
+    for label, key in quantities:
+        for variant, metrics in results.items():
+            value = summary.format_value(metrics[key], 3)
+            if f"{key}_low" in metrics:
+                low, high = (np.mean(metrics[f"{key}_{end}"])
+                             for end in ("low", "high"))
+                value += f" [{low:.3f}, {high:.3f}]"
+            rows.append([label, VARIANTS[variant][0], value] + [
+                summary.format_value(metrics[f"{key}_{baseline}"], 3)
+                for baseline in mixes.BASELINES])
+    for variant, metrics in results.items():
+        rows.append(["classifier on reconstructions (per attribute)",
+                     VARIANTS[variant][0],
+                     summary.format_value(
+                         metrics["reconstruction_attribute_accuracy"], 3),
+                     "", "", "", ""])
+        rows.append(["iterations / train s", VARIANTS[variant][0],
+                     f"{summary.format_value(metrics['iterations'])} / "
+                     f"{summary.format_value(metrics['train_seconds'], 3)}",
+                     "", "", "", ""])
+    table = common.markdown_table(
+        ["quantity", "mixer", "value (mean ± std over seeds)", "copy x1",
+         "copy x2", "chance", "ceiling"], rows)
+    return table + (
+        f"\n\n{settings.num_examples} held-out examples. Cross-combination: "
+        "every pair with all attributes opposite, each of the 2^k - 2 "
+        "selectors that differ from both parents; a mix counts when the "
+        "classifier finds all k requested attributes. Differing-attribute: "
+        "random pairs and selectors s ~ Bernoulli(1/2)^k, counted where the "
+        "parents differ; [low, high] is the mean over seeds of the Wilson 95 % "
+        "interval of each run.")
 
 
 def _bits(row):
     return "".join(str(int(bit)) for bit in row)
 
 
-def _save_attribute_mixes(path, restored):
-    """Pairs with opposite attributes, decoded for every target."""
+def all_selectors(num_attributes):
+    """Every selector of {0, 1}^k, (2^k, k) float32, in binary order."""
+    return np.array(list(itertools.product([0, 1], repeat=num_attributes)),
+                    np.float32)
+
+
+def save_attribute_mixes(path, restored, title):
+    """Pairs with all attributes opposite, decoded for every selector."""
     examples = metrics_lib.first_examples(restored.config.data, "test", 2000)
-    attributes = examples["attributes"]
-    firsts, seconds = [], []
-    for index, row in enumerate(attributes):
-        opposite = np.flatnonzero(np.all(attributes == 1 - row, axis=1))
-        opposite = opposite[opposite > index]
-        if len(opposite) and index not in seconds:
-            firsts.append(index)
-            seconds.append(int(opposite[len(firsts) % len(opposite)]))
-        if len(firsts) == FIGURE_PAIRS:
-            break
-    if not firsts:
+    attributes, inputs = examples["attributes"], examples["inputs"]
+    firsts, partners = mixes.opposite_partners(attributes, seed=0)
+    if not len(firsts):
         raise UsageError("no held-out pair with opposite attributes to draw")
-    inputs = examples["inputs"]
-    targets = np.array(list(itertools.product(
-        [0, 1], repeat=attributes.shape[1])), np.float32)
+    selectors = all_selectors(attributes.shape[1])
+    count = len(selectors)
     rows = []
-    for first, second in zip(firsts, seconds):
-        count = len(targets)
+    for first, second in zip(firsts[:FIGURE_PAIRS], partners[:FIGURE_PAIRS]):
+        targets = np.asarray(mixer_lib.mix_targets(
+            selectors, attributes[first], attributes[second]))
         decoded = inference.class_mixes(
             restored.model, np.repeat(inputs[first:first + 1], count, axis=0),
-            np.repeat(inputs[second:second + 1], count, axis=0), targets)
+            np.repeat(inputs[second:second + 1], count, axis=0), selectors,
+            targets)
         rows.append(np.concatenate([inputs[[first, second]], decoded]))
     names = restored.info.attribute_names
     figures.save_image_grid(
-        path, np.stack(rows), ["x1", "x2"] + [_bits(t) for t in targets],
+        path, np.stack(rows), ["x1", "x2"] + [f"s={_bits(s)}" for s in selectors],
         [f"{_bits(attributes[f])} | {_bits(attributes[s])}"
-         for f, s in zip(firsts, seconds)],
-        title=f"decoded Mix_sup(x1, x2, y~) for each y~ ({', '.join(names)})")
+         for f, s in zip(firsts[:FIGURE_PAIRS], partners[:FIGURE_PAIRS])],
+        title=f"{title}: Mix(x1, x2, s) for each s\n"
+              f"({', '.join(names)}; s_j = 1 takes attribute j from x1)")
+
+
+def save_masks(path, restored, title):
+    """The mask p per selector, for x1 with every attribute 1 and x2 with
+    none (so y~ = s for the paper's mixer)."""
+    selectors = all_selectors(restored.info.num_attributes)
+    probabilities = restored.model.class_mixer.probabilities(selectors, selectors)
+    figures.save_mask_heatmap(
+        path, np.asarray(probabilities), [f"s={_bits(s)}" for s in selectors],
+        title=f"{title}: p per selector "
+              f"({', '.join(restored.info.attribute_names)})")
 
 
 def main(argv):
@@ -157,7 +199,8 @@ def main(argv):
     try:
         run(Options(
             output_dir=common.output_dir_or_default("class_mixer"),
-            quick=FLAGS.quick, classifier_dir=FLAGS.classifier_dir,
+            quick=FLAGS.quick, seeds=FLAGS.model_seeds or MODEL_SEEDS,
+            classifier_dir=FLAGS.classifier_dir,
             overrides=common.overrides_from_command_line(),
         ))
     except UsageError as error:

@@ -10,11 +10,13 @@ the model trained in mixed precision.
 `alpha` is the weight of `a`: 1 decodes a, 0 decodes b, through the model's
 own mixer at a fixed coefficient (`Mixer.fixed_mask`). `mask` (N, C) weights
 the C latent channels of `a`. `mix_attributes` exists for models trained with
-the class mixer: its mask comes from target attributes in [0, 1]^k.
+the class mixer: its mask comes from a selector in [0, 1]^k (s_j = 1 takes
+attribute j from a; the paper's mixer reads it as target attributes, see
+`amr_tf.serving.contract`).
 
 Each signature checks its request in the graph, so TF Serving itself answers
 a bad one with INVALID_ARGUMENT naming the input: inputs of one request share
-their batch size, values are finite, and `alpha`, `mask` and `attributes` lie
+their batch size, values are finite, and `alpha`, `mask` and `selector` lie
 in [0, 1].
 
 TF Serving restores variables through the SavedModel's session saver, which
@@ -69,8 +71,8 @@ class ServingModule(tf.Module):
                  "alpha": tf.TensorSpec([None], tf.float32),
                  "mask": tf.TensorSpec([None, latent_shape[-1]], tf.float32)}
         if self.class_mixer is not None:
-            num_attributes = self.class_mixer.hidden1.kernel.shape[0]
-            specs["attributes"] = tf.TensorSpec([None, num_attributes], tf.float32)
+            specs["selector"] = tf.TensorSpec(
+                [None, self.class_mixer.num_attributes], tf.float32)
         self.signature_names = tuple(
             name for name in contract.SIGNATURES
             if self.class_mixer is not None
@@ -127,11 +129,11 @@ class ServingModule(tf.Module):
         latents = mixer_lib.blend(latents_a, self._latents(images_b), mask)
         return {"images": self._images(latents)}
 
-    def _mix_attributes(self, images_a, images_b, attributes):
-        check_request(images_a=images_a, images_b=images_b,
-                      attributes=attributes)
+    def _mix_attributes(self, images_a, images_b, selector):
+        check_request(images_a=images_a, images_b=images_b, selector=selector)
         latents_a = self._latents(images_a)
-        mask = self.class_mixer.mask_for(latents_a, attributes)
+        # The paper's mixer reads the selector as the target attributes.
+        mask = self.class_mixer.mask_for(latents_a, selector, targets=selector)
         latents = mixer_lib.blend(latents_a, self._latents(images_b), mask)
         flat_mask = tf.reshape(mask, [tf.shape(mask)[0], -1])
         return {"images": self._images(latents), "mask": flat_mask}
@@ -142,7 +144,7 @@ def check_request(**inputs):
 
     Raises (when the graph runs) `InvalidArgumentError` whose message
     "assertion failed: [<input>: ...]" names the input: batch sizes differ, a
-    value is NaN or infinite, or an `alpha`, `mask` or `attributes` value lies
+    value is NaN or infinite, or an `alpha`, `mask` or `selector` value lies
     outside [0, 1].
     """
     names = list(inputs)

@@ -4,8 +4,8 @@ from amr_tf.objectives.acai import ACAI
 from amr_tf.objectives.amr import AMR
 from amr_tf.objectives.amr import ARAE
 from amr_tf.objectives.base import AdversarialAutoencoder
-from amr_tf.objectives.base import Term
+from amr_tf.objectives.base import WATCHED
 
 OBJECTIVES = {"amr": AMR, "arae": ARAE, "acai": ACAI}
 
-__all__ = ["ACAI", "AMR", "ARAE", "AdversarialAutoencoder", "OBJECTIVES", "Term"]
+__all__ = ["ACAI", "AMR", "ARAE", "AdversarialAutoencoder", "OBJECTIVES", "WATCHED"]

@@ -18,7 +18,6 @@ from amr_tf import losses
 from amr_tf import mixers as mixer_lib
 from amr_tf import replicas
 from amr_tf.objectives.base import AdversarialAutoencoder
-from amr_tf.objectives.base import Term
 
 
 class ACAI(AdversarialAutoencoder):
@@ -38,11 +37,12 @@ class ACAI(AdversarialAutoencoder):
         self.gamma = gamma
         self.create_trackers()
 
-    def generator_term_names(self):
-        return ["reconstruction", "fool_critic"]
+    def generator_terms(self):
+        return {"reconstruction": self.recon_weight,
+                "fool_critic": self.adversary_weight}
 
-    def discriminator_term_names(self):
-        return ["alpha_regression", "blend_regulariser"]
+    def discriminator_terms(self):
+        return {"alpha_regression": 1.0, "blend_regulariser": 1.0}
 
     def _critic(self, images, training):
         return self.discriminator(images, training=training)["logits"]
@@ -67,10 +67,9 @@ class ACAI(AdversarialAutoencoder):
         _, mixed = self._interpolate(latents, seeds.next())
         critic = self._critic(self.decoder(mixed, training=True), training=False)
         return {
-            "reconstruction": Term(
-                self.recon_weight,
-                losses.distance(inputs, reconstruction, self.recon_loss)),
-            "fool_critic": Term(self.adversary_weight, losses.squared(critic)),
+            "reconstruction": losses.distance(inputs, reconstruction,
+                                              self.recon_loss),
+            "fool_critic": losses.squared(critic),
         }
 
     def make_fakes(self, batch, seeds):
@@ -91,7 +90,6 @@ class ACAI(AdversarialAutoencoder):
         images = tf.concat([tf.cast(fakes["mix"], inputs.dtype), blend], axis=0)
         mix_scores, blend_scores = tf.split(self._critic(images, training=True), 2)
         return {
-            "alpha_regression": Term(1.0, losses.squared(mix_scores,
-                                                         fakes["alpha"])),
-            "blend_regulariser": Term(1.0, losses.squared(blend_scores)),
+            "alpha_regression": losses.squared(mix_scores, fakes["alpha"]),
+            "blend_regulariser": losses.squared(blend_scores),
         }

@@ -5,8 +5,13 @@ import tensorflow as tf
 from amr_tf import losses
 from amr_tf import mixers as mixer_lib
 from amr_tf import replicas
+from amr_tf.objectives.base import DISCRIMINATOR
+from amr_tf.objectives.base import GENERATOR
+from amr_tf.objectives.base import WATCHED
 from amr_tf.objectives.base import AdversarialAutoencoder
-from amr_tf.objectives.base import Term
+
+# The consistency term of each kind of mix.
+_CONSISTENCY_TERMS = {"mix": "consistency", "class_mix": "class_mix_consistency"}
 
 
 class AMR(AdversarialAutoencoder):
@@ -35,7 +40,10 @@ class AMR(AdversarialAutoencoder):
         + l_GAN(D(g(h~_mix)), fake)                       "fake_class_mix"
         + BCE(D_cls(x), y)                                "real_attributes"
 
-    with generated inputs held constant. Mixing is disabled when `mixer` is
+    with generated inputs held constant. With a class mixer, D_cls's accuracy
+    is watched (logged, not minimised) on real images against y
+    ("attribute_accuracy_real", in D's update) and on class mixes against
+    round(y~_mix) ("attribute_accuracy_class_mix", in the generator's). Mixing is disabled when `mixer` is
     None (that is ARAE).
 
     Args:
@@ -64,30 +72,40 @@ class AMR(AdversarialAutoencoder):
     def mixers(self):
         return [m for m in (self.mixer, self.class_mixer) if m is not None]
 
-    def generator_term_names(self):
-        names = ["reconstruction", "fool_d_reconstruction"]
+    def generator_terms(self):
+        terms = {"reconstruction": self.recon_weight,
+                 "fool_d_reconstruction": 1.0}
         if self.mixer is not None:
-            names.append("fool_d_mix")
+            terms["fool_d_mix"] = 1.0
             if self.consistency_weight:
-                names.append("consistency")
+                terms["consistency"] = self.consistency_weight
         if self.class_mixer is not None:
-            names += ["fool_d_class_mix", "class_consistency"]
+            terms["fool_d_class_mix"] = 1.0
+            terms["class_consistency"] = self.cls_weight
             if self.consistency_weight:
-                names.append("class_mix_consistency")
+                terms["class_mix_consistency"] = self.consistency_weight
             if self.mask_sparsity_weight:
-                names.append("mask_sparsity")
-        return names
+                terms["mask_sparsity"] = self.mask_sparsity_weight
+            terms["attribute_accuracy_class_mix"] = WATCHED
+        return terms
 
-    def discriminator_term_names(self):
-        names = ["real", "fake_reconstruction"]
+    def discriminator_terms(self):
+        terms = {"real": 1.0, "fake_reconstruction": 1.0}
         if self.mixer is not None:
-            names.append("fake_mix")
+            terms["fake_mix"] = 1.0
         if self.class_mixer is not None:
-            names += ["fake_class_mix", "real_attributes"]
-        return names
+            terms["fake_class_mix"] = 1.0
+            terms["real_attributes"] = 1.0
+            terms["attribute_accuracy_real"] = WATCHED
+        return terms
 
-    def _gan(self, logits, real, discriminator):
-        return losses.gan_loss(logits, real, self.gan_loss, discriminator)
+    def _fool_d(self, logits):
+        return losses.gan_loss(logits, target="real", kind=self.gan_loss,
+                               player="generator")
+
+    def _d_says(self, target, logits):
+        return losses.gan_loss(logits, target=target, kind=self.gan_loss,
+                               player="discriminator")
 
     def _mix_and_decode(self, latents, batch, seeds, training):
         """Mixes `latents` and decodes them with the mixes in one decoder call.
@@ -113,6 +131,7 @@ class AMR(AdversarialAutoencoder):
         return mixes, dict(zip(names, tf.split(decoded, len(names))))
 
     def generator_losses(self, batch, seeds):
+        wanted = self.term_weights[GENERATOR]
         inputs = batch["inputs"]
         latents = self.encoder(inputs, training=True)
         mixes, images = self._mix_and_decode(latents, batch, seeds, training=True)
@@ -121,44 +140,39 @@ class AMR(AdversarialAutoencoder):
                                     training=False)
         logits = dict(zip(images, tf.split(scores["logits"], len(images))))
 
-        terms = {
-            "reconstruction": Term(
-                self.recon_weight,
-                losses.distance(inputs, images["reconstruction"],
-                                self.recon_loss)),
-            "fool_d_reconstruction": Term(
-                1.0, self._gan(logits["reconstruction"], True, False)),
+        values = {
+            "reconstruction": losses.distance(
+                inputs, images["reconstruction"], self.recon_loss),
+            "fool_d_reconstruction": self._fool_d(logits["reconstruction"]),
         }
-        if "mix" in mixes:
-            terms["fool_d_mix"] = Term(1.0, self._gan(logits["mix"], True, False))
-        if "class_mix" in mixes:
-            attribute_logits = dict(zip(
-                images, tf.split(scores["attribute_logits"], len(images))))
-            terms["fool_d_class_mix"] = Term(
-                1.0, self._gan(logits["class_mix"], True, False))
-            terms["class_consistency"] = Term(
-                self.cls_weight,
-                losses.attribute_loss(attribute_logits["class_mix"],
-                                      mixes["class_mix"].attributes))
-        if self.consistency_weight and mixes:
-            terms.update(self._consistency_terms(mixes, images))
-        if "class_mix" in mixes and self.mask_sparsity_weight:
-            terms["mask_sparsity"] = Term(
-                self.mask_sparsity_weight,
-                mixer_lib.mask_sparsity(mixes["class_mix"].mask))
-        return terms
+        if "fool_d_mix" in wanted:
+            values["fool_d_mix"] = self._fool_d(logits["mix"])
+        if "class_consistency" in wanted:
+            attribute_logits = tf.split(scores["attribute_logits"],
+                                        len(images))[-1]
+            targets = mixes["class_mix"].attributes
+            values["fool_d_class_mix"] = self._fool_d(logits["class_mix"])
+            values["class_consistency"] = losses.attribute_loss(
+                attribute_logits, targets)
+            values["attribute_accuracy_class_mix"] = losses.attribute_accuracy(
+                attribute_logits, targets)
+        if "mask_sparsity" in wanted:
+            values["mask_sparsity"] = mixer_lib.mask_sparsity(
+                mixes["class_mix"].mask)
+        checked = [name for name in mixes if _CONSISTENCY_TERMS[name] in wanted]
+        if checked:
+            values.update(self._consistency_values(checked, mixes, images))
+        return values
 
-    def _consistency_terms(self, mixes, images):
-        """beta * ||h_mix - f(g(h_mix))|| for each kind of mix."""
+    def _consistency_values(self, names, mixes, images):
+        """||h_mix - f(g(h_mix))|| per example for the named kinds of mix."""
         reencoded = self.encoder(
-            tf.concat([images[name] for name in mixes], axis=0), training=True)
-        terms = {}
-        for name, latents in zip(mixes, tf.split(reencoded, len(mixes))):
-            term_name = "consistency" if name == "mix" else "class_mix_consistency"
-            terms[term_name] = Term(
-                self.consistency_weight,
-                losses.distance(mixes[name].latents, latents, self.recon_loss))
-        return terms
+            tf.concat([images[name] for name in names], axis=0), training=True)
+        return {
+            _CONSISTENCY_TERMS[name]: losses.distance(
+                mixes[name].latents, latents, self.recon_loss)
+            for name, latents in zip(names, tf.split(reencoded, len(names)))
+        }
 
     def make_fakes(self, batch, seeds):
         latents = self.encoder(batch["inputs"], training=False)
@@ -173,22 +187,17 @@ class AMR(AdversarialAutoencoder):
         scores = self.discriminator(tf.concat(images, axis=0), training=True)
         logits = dict(zip(names, tf.split(scores["logits"], len(images))))
 
-        terms = {
-            "real": Term(1.0, self._gan(logits["real"], True, True)),
-            "fake_reconstruction": Term(
-                1.0, self._gan(logits["reconstruction"], False, True)),
-        }
-        if "mix" in fakes:
-            terms["fake_mix"] = Term(1.0, self._gan(logits["mix"], False, True))
-        if "class_mix" in fakes:
+        values = {"real": self._d_says("real", logits["real"])}
+        for name in fakes:
+            values[f"fake_{name}"] = self._d_says("fake", logits[name])
+        if "real_attributes" in self.term_weights[DISCRIMINATOR]:
             real_attribute_logits = tf.split(
                 scores["attribute_logits"], len(images))[0]
-            terms["fake_class_mix"] = Term(
-                1.0, self._gan(logits["class_mix"], False, True))
-            terms["real_attributes"] = Term(
-                1.0, losses.attribute_loss(real_attribute_logits,
-                                           batch["attributes"]))
-        return terms
+            values["real_attributes"] = losses.attribute_loss(
+                real_attribute_logits, batch["attributes"])
+            values["attribute_accuracy_real"] = losses.attribute_accuracy(
+                real_attribute_logits, batch["attributes"])
+        return values
 
 
 class ARAE(AMR):

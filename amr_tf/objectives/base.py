@@ -4,9 +4,15 @@ One `train_step` is one iteration of the paper's loop (METHOD.md §4): the input
 batch holds `n_critic` sub-batches; the discriminator takes one update on each
 (fresh fakes every time), then the generator (encoder, decoder and any learned
 mixer) takes one update on the last. Subclasses define the loss terms.
-"""
 
-import collections
+Each player's terms are declared once, as a table name -> weight
+(`generator_terms`, `discriminator_terms`): the loss code computes the
+per-example values of exactly those names, the update minimises
+sum(weight * mean), and a running mean of each is logged (`g_<name>`,
+`d_<name>`, TensorBoard and the progress line). A weight of `WATCHED` marks
+a value that is logged under its own name but not minimised (e.g. D's
+attribute accuracy).
+"""
 
 import keras
 import tensorflow as tf
@@ -14,8 +20,10 @@ import tensorflow as tf
 from amr_tf import distribution
 from amr_tf import seeds as seed_lib
 
-Term = collections.namedtuple("Term", ["weight", "per_example"])
-Term.__doc__ = """One named loss term: `weight` * mean of `per_example` (B,)."""
+# The weight of a value that is logged, not minimised.
+WATCHED = None
+# Tracker prefix of each player's terms.
+GENERATOR, DISCRIMINATOR = "g", "d"
 
 
 def _split(batch, num_splits):
@@ -76,26 +84,31 @@ class AdversarialAutoencoder(keras.Model):
             aggregation="only_first_replica", name="batches_consumed")
 
     def create_trackers(self):
-        """Creates one running mean per loss term; subclasses call it at the
-        end of `__init__`, once the terms they compute are known."""
-        names = [f"g_{name}" for name in self.generator_term_names()]
-        names += [f"d_{name}" for name in self.discriminator_term_names()]
+        """Creates one running mean per term and watched value; subclasses
+        call it at the end of `__init__`, once their terms are known."""
+        self.term_weights = {GENERATOR: self.generator_terms(),
+                             DISCRIMINATOR: self.discriminator_terms()}
+        names = [tracker_name(prefix, name, weight)
+                 for prefix, weights in self.term_weights.items()
+                 for name, weight in weights.items()]
         self.trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in names + ["g_total", "d_total"]
+            for name in names + [f"{GENERATOR}_total", f"{DISCRIMINATOR}_total"]
         }
 
     # ----------------------------------------------------------- subclass API
-    def generator_term_names(self):
-        """Names of the terms `generator_losses` returns."""
+    def generator_terms(self):
+        """Name -> weight (or `WATCHED`) of each value `generator_losses`
+        returns."""
         raise NotImplementedError
 
-    def discriminator_term_names(self):
-        """Names of the terms `discriminator_losses` returns."""
+    def discriminator_terms(self):
+        """Name -> weight (or `WATCHED`) of each value
+        `discriminator_losses` returns."""
         raise NotImplementedError
 
     def generator_losses(self, batch, seeds):
-        """Dict of name -> `Term` minimised by the generator."""
+        """Dict name -> (B,) values, for the names of `generator_terms`."""
         raise NotImplementedError
 
     def make_fakes(self, batch, seeds):
@@ -103,7 +116,7 @@ class AdversarialAutoencoder(keras.Model):
         raise NotImplementedError
 
     def discriminator_losses(self, batch, fakes):
-        """Dict of name -> `Term` minimised by the discriminator."""
+        """Dict name -> (B,) values, for the names of `discriminator_terms`."""
         raise NotImplementedError
 
     @property
@@ -174,47 +187,52 @@ class AdversarialAutoencoder(keras.Model):
         return list(self.trackers.values())
 
     # ------------------------------------------------------------------- step
-    def _total(self, terms, batch_size):
+    def _total(self, prefix, values, batch_size):
+        weights = self.term_weights[prefix]
+        if set(values) != set(weights):
+            raise ValueError(f"{prefix} losses returned {sorted(values)}, but "
+                             f"the terms declared are {sorted(weights)}")
         total = 0.0
-        for term in terms.values():
-            total += term.weight * _average_over_replicas(term.per_example,
-                                                          batch_size)
+        for name, weight in weights.items():
+            if weight is not WATCHED:
+                total += weight * _average_over_replicas(values[name],
+                                                         batch_size)
         return total
 
-    def _log(self, prefix, terms):
+    def _log(self, prefix, values):
         total = 0.0
-        for name, term in terms.items():
-            mean = tf.reduce_mean(term.per_example)
-            self.trackers[f"{prefix}_{name}"].update_state(mean)
-            total += term.weight * mean
+        for name, weight in self.term_weights[prefix].items():
+            mean = tf.reduce_mean(values[name])
+            self.trackers[tracker_name(prefix, name, weight)].update_state(mean)
+            if weight is not WATCHED:
+                total += weight * mean
         self.trackers[f"{prefix}_total"].update_state(total)
 
-    def _update(self, optimizer, variables, loss_fn, batch_size):
+    def _update(self, prefix, optimizer, variables, loss_fn, batch_size):
         with tf.GradientTape() as tape:
-            terms = loss_fn()
-            loss = optimizer.scale_loss(self._total(terms, batch_size))
+            values = loss_fn()
+            loss = optimizer.scale_loss(self._total(prefix, values, batch_size))
         gradients = tape.gradient(loss, variables)
         optimizer.apply(gradients, variables)
-        return terms
+        self._log(prefix, values)
 
     def discriminator_update(self, batch, seeds):
         """One D update on `batch`; only D's weights change."""
         batch_size = tf.shape(batch["inputs"])[0]
         fakes = self.make_fakes(batch, seeds)
-        terms = self._update(
-            self.discriminator_optimizer, self.discriminator_variables,
+        self._update(
+            DISCRIMINATOR, self.discriminator_optimizer,
+            self.discriminator_variables,
             lambda: self.discriminator_losses(batch, fakes), batch_size,
         )
-        self._log("d", terms)
 
     def generator_update(self, batch, seeds):
         """One generator update on `batch`; D's weights do not change."""
         batch_size = tf.shape(batch["inputs"])[0]
-        terms = self._update(
-            self.generator_optimizer, self.generator_variables,
+        self._update(
+            GENERATOR, self.generator_optimizer, self.generator_variables,
             lambda: self.generator_losses(batch, seeds), batch_size,
         )
-        self._log("g", terms)
 
     def train_step(self, data):
         seeds = seed_lib.SeedStream(
@@ -232,3 +250,9 @@ class AdversarialAutoencoder(keras.Model):
             # which scalars do not have: give each a length-1 axis.
             logs = {name: value[tf.newaxis] for name, value in logs.items()}
         return logs
+
+
+def tracker_name(prefix, name, weight):
+    """`<prefix>_<name>` for a minimised term, `name` for a watched value."""
+    return name if weight is WATCHED else f"{prefix}_{name}"
+

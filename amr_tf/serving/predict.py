@@ -5,7 +5,7 @@ replay go through `predict`, so they share every check and message. Keys,
 dtypes, shapes and the batch size are checked on the request's declared
 shapes before any value is decoded, so a request declaring a huge batch is
 refused without allocating it; the exported graph then refuses NaN/Inf
-values and an `alpha` / `mask` / `attributes` outside [0, 1].
+values and an `alpha` / `mask` / `selector` outside [0, 1].
 """
 
 import re

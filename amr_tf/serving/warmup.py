@@ -29,7 +29,7 @@ def warmup_requests(signature_defs):
     """One valid batch-1 `PredictRequest` per predict signature, by name.
 
     Inputs take their declared shape with the batch axis 1; `alpha`, `mask`
-    and `attributes` are 0.5, everything else 0 (a valid image and latent).
+    and `selector` are 0.5, everything else 0 (a valid image and latent).
     """
     requests = []
     for name in sorted(signature_defs):
