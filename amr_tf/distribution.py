@@ -13,8 +13,8 @@ import os
 import keras
 import tensorflow as tf
 
+from amr_tf.errors import Argument
 from amr_tf.errors import ArgumentError
-from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.fields import argument
 
@@ -39,16 +39,19 @@ def make_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
-            raise UsageError(
-                "--strategy=multi_worker needs the TF_CONFIG environment "
-                "variable (the cluster and this worker's task): see README")
+            raise ArgumentError(
+                "{strategy} needs the TF_CONFIG environment variable (the "
+                "cluster and this worker's task): see README",
+                strategy=Argument("name", name, "strategy"))
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         except ValueError as error:
-            raise UsageError(f"--strategy=tpu found no TPU ({error}); set "
-                             "TPU_NAME or run on a TPU VM") from error
+            raise ArgumentError(
+                "{strategy} found no TPU ({error}); set TPU_NAME or run on a "
+                "TPU VM", strategy=Argument("name", name, "strategy"),
+                error=error) from error
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)

@@ -32,6 +32,7 @@ from amr_tf import restore
 from amr_tf.config import TrainConfig
 from amr_tf.data import DataConfig
 from amr_tf.data import DatasetInfo
+from amr_tf.errors import ArgumentError
 from amr_tf.errors import UsageError
 from amr_tf.models import ArchitectureConfig
 
@@ -540,3 +541,12 @@ def test_jit_compile_gives_the_losses_and_weights_of_graph_mode():
                                    err_msg=name)
     assert _max_difference(xla_weights, graph_weights) < 1e-4
 
+
+
+def test_multi_worker_without_tf_config_names_the_flag(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ArgumentError) as raised:
+        distribution.make_strategy("multi_worker")
+    assert str(raised.value).startswith("name='multi_worker' needs the TF_CONFIG")
+    assert raised.value.flag_message().startswith(
+        "--strategy=multi_worker needs the TF_CONFIG environment variable")

@@ -13,6 +13,7 @@ from amr_tf.data import DataConfig
 from amr_tf.data import get_info
 from amr_tf.data import lines
 from amr_tf.data import spiral
+from amr_tf.errors import ArgumentError
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
@@ -444,3 +445,11 @@ def test_real_shapes_show_one_sprite_and_their_pixel_midpoints_do_not():
                                   "test").batch(64).take(1).get_single_element()["inputs"])
     assert sprites.one_sprite_fraction(images) == 1.0
     assert sprites.one_sprite_fraction(0.5 * (images[:32] + images[32:])) < 0.2
+
+
+def test_a_dataset_without_targets_is_named_as_an_argument_and_as_a_flag():
+    info = get_info(DataConfig("lines", image_size=8))
+    with pytest.raises(ArgumentError) as raised:
+        classifier_lib.target_of(info)
+    assert str(raised.value).startswith("dataset='lines' has neither")
+    assert raised.value.flag_message().startswith("--dataset=lines has neither")

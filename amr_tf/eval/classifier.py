@@ -22,6 +22,8 @@ import keras
 import numpy as np
 
 from amr_tf import data as data_lib
+from amr_tf.errors import Argument
+from amr_tf.errors import ArgumentError
 from amr_tf.errors import UsageError
 from amr_tf.eval import progress as progress_lib
 
@@ -94,8 +96,9 @@ def target_of(info):
         return "attributes"
     if info.num_classes:
         return "label"
-    raise UsageError(f"--dataset={info.name} has neither attributes nor class "
-                     "labels to train the FID feature classifier on")
+    raise ArgumentError("{dataset} has neither attributes nor class labels "
+                        "to train the FID feature classifier on",
+                        dataset=Argument("dataset", info.name, "dataset"))
 
 
 def build_model(input_shape, num_outputs, width):
@@ -136,8 +139,9 @@ def load_or_train(data_config, info, cache_dir, settings=ClassifierSettings(),
         A `FeatureClassifier`.
     """
     if not info.is_image:
-        raise UsageError(f"FID needs images; --dataset={info.name} is not "
-                         "an image dataset")
+        raise ArgumentError("FID needs images; {dataset} is not an image "
+                            "dataset",
+                            dataset=Argument("dataset", info.name, "dataset"))
     target = target_of(info)
     num_outputs = info.num_attributes if target == "attributes" else info.num_classes
     directory = os.path.join(cache_dir, cache_key(data_config, settings))

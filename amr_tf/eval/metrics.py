@@ -11,6 +11,7 @@ import sys
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from amr_tf import data as data_lib
 from amr_tf import inference
@@ -157,6 +158,17 @@ def _fid(restored, settings):
                                            f"fid_{key} resamples",
                                            settings.progress)
         ]
+    # Model-free references: mixup of the images themselves (a floor), and
+    # the data against itself, one held-out half against the other (a
+    # ceiling; n/2 against n/2 examples, so a little above 0).
+    results["fid_pixel_mix"] = [
+        fid.feature_fid(real, classifier.features(np.asarray(
+            mixer_lib.Mixup().mix_batch(
+                tf.constant(inputs), tf.constant([settings.seed + resample, 0],
+                                                 tf.int64)).latents)))
+        for resample in range(settings.resamples)]
+    half = len(real) // 2
+    results["fid_real_halves"] = fid.feature_fid(real[:half], real[half:2 * half])
     return results
 
 
