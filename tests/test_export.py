@@ -234,16 +234,21 @@ EXPORT_VARIANTS = {
 }
 
 
+def _export_untrained(flag_text, directory):
+    """(config, model, export path) of a freshly built model of `flag_text`."""
+    config = restore.config_from_flag_text(flag_text)
+    info = training.validate(config)
+    model = model_builder.build_model(config, info)
+    return config, model, export_lib.export_saved_model(
+        model, config, info, str(directory), version=1)
+
+
 @pytest.mark.parametrize("variant", sorted(EXPORT_VARIANTS))
 def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
                                                            tmp_path):
     base = "" if variant == "spiral" else tiny_run.flag_text
-    flag_text = base + "\n".join(EXPORT_VARIANTS[variant]) + "\n"
-    config = restore.config_from_flag_text(flag_text)
-    info = training.validate(config)
-    model = model_builder.build_model(config, info)
-    path = export_lib.export_saved_model(model, config, info, str(tmp_path),
-                                         version=1)
+    config, _, path = _export_untrained(
+        base + "\n".join(EXPORT_VARIANTS[variant]) + "\n", tmp_path)
     names = _assert_session_equals_object_graph(path)
     expected = set(SIGNATURE_KEYS) - (set() if config.uses_class_mixer
                                       else {"mix_attributes"})
@@ -255,13 +260,8 @@ def test_parent_aware_mix_attributes_follows_its_selector_when_served(
     """Through the session-loaded bundle: swapping a and b with 1 - selector
     gives the same mix and the complementary mask; the mask is the class
     mixer's p(selector)."""
-    flag_text = (tiny_run.flag_text + "--mixer=class_mixer\n"
-                 "--class_mixer_input=parent_aware\n")
-    config = restore.config_from_flag_text(flag_text)
-    info = training.validate(config)
-    model = training.build_model(config, info)
-    path = export_lib.export_saved_model(model, config, info, str(tmp_path),
-                                         version=1)
+    _, model, path = _export_untrained(tiny_run.flag_text + "--mixer=class_mixer\n"
+                                "--class_mixer_input=parent_aware\n", tmp_path)
     bundle = SavedModelBundle(path)
     rng = np.random.default_rng(3)
     images_a, images_b = rng.uniform(-1, 1, (2, 4, *IMAGE_SHAPE)).astype(np.float32)
