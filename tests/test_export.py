@@ -421,7 +421,7 @@ def test_mixed_float16_model_exports_float32_outputs(tiny_run, tmp_path):
     (OSError(errno.ENOSPC, "No space left on device"), WriteError,
      "cannot write export .*/base/2: No space left on device; the versions "
      "already in .*/base are unchanged"),
-    (KeyboardInterrupt(), KeyboardInterrupt, ""),
+    (KeyboardInterrupt(), KeyboardInterrupt, None),  # Re-raised as it is.
 ])
 def test_failed_export_leaves_no_version_folder(failure, raised, message,
                                                 tiny_run, tmp_path,
