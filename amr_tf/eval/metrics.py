@@ -266,9 +266,9 @@ def _mix_attributes(restored, settings):
 def _consistency(restored, settings):
     inputs = _held_out(restored, settings)["inputs"]
     args = (restored.model, inputs, settings.seed, restored.config.recon_loss)
-    return {"mixing_consistency": mixes.mixing_consistency(*args),
-            "relative_mixing_consistency":
-                mixes.relative_mixing_consistency(*args)}
+    absolute = mixes.mixing_consistency(*args)
+    return {"mixing_consistency": absolute,
+            "relative_mixing_consistency": absolute / mixes.code_spread(*args)}
 
 
 _MEASURES = {
