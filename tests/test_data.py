@@ -10,15 +10,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from sklearn import datasets
 from tensorflow_datasets.core.utils import gcs_utils
 
 from amr_tf import data
+from amr_tf.data import digits_folder
 from amr_tf.data import folder
 from amr_tf.data import lines
 from amr_tf.data import pairs as data_pairs
 from amr_tf.data import registry
 from amr_tf.data import spiral
 from amr_tf.data import tfds_datasets
+from amr_tf.errors import ArgumentError
 from amr_tf.errors import UsageError
 
 
@@ -449,6 +452,43 @@ def test_folder_load_splits_and_labels(image_tree):
     )
     with pytest.raises(UsageError, match="6 with a channel count other t"):
         data.get_info(gray)  # RGB images are not converted to gray.
+
+
+def test_folder_test_fraction_sets_the_held_out_share(tmp_path):
+    pixels = np.zeros([4, 4, 1], np.uint8)
+    for index in range(200):
+        _write_image(tmp_path / f"{index:03d}.png", pixels)
+
+    def counts(fraction):
+        config = data.DataConfig(name="folder", data_dir=str(tmp_path),
+                                 channels=1, image_size=8,
+                                 test_fraction=fraction)
+        return [sum(1 for _ in data.load(config, split))
+                for split in ("train", "test")]
+
+    small, large = counts(0.05), counts(0.5)
+    assert sum(small) == sum(large) == 200
+    assert 2 <= small[1] <= 25 and 70 <= large[1] <= 130
+    with pytest.raises(ArgumentError, match="test_fraction=1.0 must be"):
+        data.DataConfig(name="folder", data_dir=str(tmp_path), test_fraction=1.0)
+
+
+def test_digits_folder_writes_labelled_digits_once(tmp_path):
+    root = tmp_path / "digits"
+    assert digits_folder.write(str(root)) == 1797
+    assert sorted(os.listdir(root)) == [str(digit) for digit in range(10)]
+    config = data.DataConfig(name="folder", data_dir=str(root), channels=1,
+                             image_size=8, test_fraction=0.2)
+    assert data.get_info(config) == data.DatasetInfo("folder", (8, 8, 1), (), 10)
+    test = _examples(config, "test")
+    assert 300 <= len(test["label"]) <= 420
+    assert set(test["label"]) == set(range(10))
+    # The first digit of the set is a 0, written at its own 8 px unchanged.
+    first = tf.io.decode_png((root / "0" / "0000.png").read_bytes()).numpy()
+    expected = datasets.load_digits().images[0] * 255 / 16
+    np.testing.assert_allclose(first[..., 0], expected, atol=0.5)
+    with pytest.raises(UsageError, match="is not empty"):
+        digits_folder.write(str(root))
 
 
 def _write_image(path, pixels, encode=tf.io.encode_png):

@@ -3,8 +3,9 @@
 Every .jpg/.jpeg/.png file (any case) under `DataConfig.data_dir` is an
 example, in sorted order of its path relative to that folder. Images are
 centre-cropped to a square and resized to `image_size` (native 64) with
-`channels` channels. About 5% of the images, chosen by a hash of the
-relative path, form the test split (at least one when there are two or more).
+`channels` channels. About `test_fraction` of the images (5% by default),
+chosen by a hash of the relative path, form the test split (at least one
+when there are two or more).
 
 Every image file is decoded once when the folder is first cataloged, in a
 parallel tf.data pass (JPEGs at 1/8 scale). On 2 busy CPU cores 2,000
@@ -52,7 +53,6 @@ from amr_tf.data import registry
 from amr_tf.errors import UsageError
 
 NATIVE_SIZE = 64
-TEST_FRACTION = 0.05
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _MAGIC_BYTES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG.
 _CSV_VALUES = {"1": 1.0, "0": 0.0, "-1": 0.0}
@@ -75,7 +75,7 @@ def info(config):
 def load(config, split):
     catalog = _catalog(config)
     size, _, channels = catalog.info.input_shape
-    test_paths = _test_paths(catalog.paths)
+    test_paths = _test_paths(catalog.paths, config.test_fraction)
     indices = np.array(
         [
             i
@@ -345,10 +345,10 @@ def _class_names(paths):
     return names if len(names) >= 2 else []
 
 
-def _test_paths(paths):
-    """The ~`TEST_FRACTION` of paths with the smallest hash; >= 1 of >= 2."""
+def _test_paths(paths, fraction):
+    """The ~`fraction` of paths with the smallest hash; >= 1 of >= 2."""
     ranked = sorted(paths, key=_hash_fraction)
-    num_test = sum(_hash_fraction(path) < TEST_FRACTION for path in paths)
+    num_test = sum(_hash_fraction(path) < fraction for path in paths)
     if len(paths) >= 2:
         num_test = min(max(num_test, 1), len(paths) - 1)
     return set(ranked[:num_test])

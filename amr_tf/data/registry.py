@@ -75,6 +75,10 @@ class DataConfig:
         3, "Image channels for --dataset=folder, 1 or 3: images with another "
         "channel count (alpha aside) are skipped.", choices=(1, 3),
         structural=True)
+    test_fraction: float = setting(
+        0.05, "--dataset=folder: the share of images held out as the test "
+        "split, chosen by a hash of each image's path.",
+        bounds=Range(0, 1, low_open=True, high_open=True), structural=True)
     celeba_frontal: bool = setting(
         False, "celeb_a: keep roughly frontal faces only.")
     num_examples: int | None = setting(
