@@ -196,15 +196,13 @@ def save_masks(path, restored, title):
 def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
-    try:
+    with common.cli_errors():
         run(Options(
             output_dir=common.output_dir_or_default("class_mixer"),
             quick=FLAGS.quick, seeds=FLAGS.model_seeds or MODEL_SEEDS,
             classifier_dir=FLAGS.classifier_dir,
             overrides=common.overrides_from_command_line(),
         ))
-    except UsageError as error:
-        cli.fail(error)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ override those of every run; `--model_dir` and `--seed` are the
 experiment's to set.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -26,6 +27,7 @@ from amr_tf import restore
 from amr_tf import training
 from amr_tf import visualize
 from amr_tf.data import pairs as data_pairs
+from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
 
@@ -76,6 +78,23 @@ METHODS = {
 flags.DEFINE_list("methods", list(METHODS),
                   f"Methods to compare (fid_table, lines), from "
                   f"{', '.join(METHODS)}.")
+
+
+class Preempted(Exception):
+    """SIGTERM stopped a run after saving its checkpoint; the experiment
+    stops there, and the same command resumes it."""
+
+
+@contextlib.contextmanager
+def cli_errors():
+    """For an experiment's `main`: a `UsageError` prints its line and exits
+    2; a `Preempted` prints how to resume and exits 0."""
+    try:
+        yield
+    except UsageError as error:
+        cli.fail(error)
+    except Preempted as stop:
+        print(stop)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +165,9 @@ def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
 
     Returns:
         A list of `Trained`, in the order of `runs`.
+
+    Raises:
+        Preempted: SIGTERM stopped a run; later runs were not started.
     """
     trained = []
     for index, run in enumerate(runs):
@@ -160,6 +182,11 @@ def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
         callbacks = callbacks_for(run, config) if callbacks_for else ()
         result = training.train(config, train_flags.serialize(values),
                                 train_flags.STRUCTURAL_FLAGS, callbacks)
+        if result.preempted:
+            raise Preempted(
+                f"Stopped by SIGTERM after iteration {result.iterations} of "
+                f"{model_dir}; checkpoint saved. Re-run the same command to "
+                "resume.")
         seconds = _add_training_time(
             model_dir, time.perf_counter() - start if result.history else 0.0)
         info = training.validate(config)

@@ -27,7 +27,6 @@ from absl import logging
 
 from amr_tf import cli
 from amr_tf import configs
-from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import common
@@ -161,7 +160,7 @@ def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
     config = FLAGS.config or DEFAULT_CONFIG
-    try:
+    with common.cli_errors():
         run(Options(
             output_dir=common.output_dir_or_default(f"fid_{config}"),
             quick=FLAGS.quick, config=config,
@@ -169,8 +168,6 @@ def main(argv):
             classifier_dir=FLAGS.classifier_dir,
             overrides=common.overrides_from_command_line(),
         ))
-    except UsageError as error:
-        cli.fail(error)
 
 
 if __name__ == "__main__":

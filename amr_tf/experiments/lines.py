@@ -22,7 +22,6 @@ from absl import logging
 
 from amr_tf import cli
 from amr_tf import visualize
-from amr_tf.errors import UsageError
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
@@ -119,15 +118,13 @@ def _format(metrics, name, scale):
 def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
-    try:
+    with common.cli_errors():
         run(Options(
             output_dir=common.output_dir_or_default("lines"),
             quick=FLAGS.quick, methods=tuple(FLAGS.methods),
             seeds=FLAGS.model_seeds,
             overrides=common.overrides_from_command_line(),
         ))
-    except UsageError as error:
-        cli.fail(error)
 
 
 if __name__ == "__main__":

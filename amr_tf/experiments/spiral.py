@@ -209,7 +209,7 @@ def _parse_betas(texts):
 def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
-    try:
+    with common.cli_errors():
         options = Options(
             output_dir=common.output_dir_or_default("spiral"),
             quick=FLAGS.quick,
@@ -219,8 +219,6 @@ def main(argv):
             overrides=common.overrides_from_command_line(),
         )
         run(options)
-    except UsageError as error:
-        cli.fail(error)
 
 
 if __name__ == "__main__":
