@@ -23,6 +23,7 @@ from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import class_mixer
 from amr_tf.experiments import common
+from amr_tf.experiments import curves
 from amr_tf.experiments import fid_table
 from amr_tf.experiments import lines
 from amr_tf.experiments import spiral
@@ -64,7 +65,7 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     authors = (tmp_path / "acai_berthelot_seed0" / "flags.txt").read_text()
     assert "--disc_norm=none" in authors and "--recon_weight=1.0" in authors
     for name in ("spiral_mixes.png", "spiral_on_manifold.png",
-                 "spiral_consistency.png"):
+                 "spiral_consistency.png", "training_curves.png"):
         assert _png(tmp_path / name), name
     table = (tmp_path / common.TABLE_FILE).read_text()
     assert "| AMR β=0 |" in table
@@ -95,6 +96,7 @@ def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval)
     assert arae_metrics["iterations"] == 2
     assert np.mean(arae_metrics["fid_mix"]) == pytest.approx(pooled["ARAE"]["fid_mix"][0])
     assert _png(tmp_path / "interpolation_grid.png")
+    assert _png(tmp_path / "training_curves.png")
 
 
 def test_lines_quick_scores_models_beside_pixel_and_blank_floors(tmp_path, tiny_eval):
@@ -107,6 +109,7 @@ def test_lines_quick_scores_models_beside_pixel_and_blank_floors(tmp_path, tiny_
     # A blank image has no angle to interpolate: Smoothness is undefined.
     assert np.isnan(pooled[lines.BLANK]["line_smoothness"][0])
     assert _png(tmp_path / "interpolation_grid.png")
+    assert _png(tmp_path / "training_curves.png")
     table = (tmp_path / common.TABLE_FILE).read_text()
     assert f"| {lines.PIXEL} |" in table and f"| {lines.BLANK} |" in table
 
@@ -191,3 +194,24 @@ def test_sigterm_stops_the_experiment_after_the_run_it_stopped(tmp_path):
     # The same call resumes run0 from its checkpoint and trains run1.
     trained = common.train_runs(runs, str(tmp_path))
     assert [item.restored.model.completed_iterations() for item in trained] == [4, 4]
+
+
+def test_curves_read_every_logged_iteration_across_a_resume(tmp_path):
+    run = common.Run("run", "AMR", (common.config_flag("shapes"), *TINY_IMAGES,
+                                    "--summary_every=1"))
+    common.train_runs([run], str(tmp_path))
+    common.train_runs([run], str(tmp_path), overrides=("--steps=4",))
+    curve = curves.read_scalars(str(tmp_path / "run"), "g_reconstruction")
+    assert curve[:, 0].tolist() == [1, 2, 3, 4]
+    assert np.all(np.isfinite(curve[:, 1])) and np.all(curve[:, 1] > 0)
+    assert curves.read_scalars(str(tmp_path / "run"), "no_such_term").shape == (0, 2)
+
+
+def test_plateau_change_compares_the_last_tenth_with_the_one_before():
+    iterations = np.arange(1, 101, dtype=np.float64)
+    flat = np.stack([iterations, np.full(100, 0.5)], axis=1)
+    assert curves.plateau_change(flat) == 0.0
+    falling = np.stack([iterations, 200.0 - iterations], axis=1)
+    # Last tenth: values 109..100, mean 104.5; the tenth before: mean 114.5.
+    assert curves.plateau_change(falling) == pytest.approx(-10 / 114.5)
+    assert np.isnan(curves.plateau_change(falling[:15]))

@@ -30,6 +30,8 @@ from amr_tf.data import pairs as data_pairs
 from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
+from amr_tf.experiments import curves as curves_lib
+from amr_tf.experiments import figures
 
 RESULTS_FILE = "results.json"
 # Seconds a run has spent training, over every resume.
@@ -233,6 +235,19 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
         path, np.stack(rows, axis=1),
         ["pixel"] + [item.run.method for item in items],
         title=f"{restored.info.name}: interpolations (α from 1 to 0)")
+
+
+def save_training_curves(path, trained):
+    """Draws every run's loss curves (`curves.CURVE_TAGS`), a colour per
+    method; returns each run's `curves.plateau_change` of its
+    reconstruction loss, in the order of `trained`."""
+    runs = [{tag: curves_lib.read_scalars(item.restored.config.model_dir, tag)
+             for tag in curves_lib.CURVE_TAGS} for item in trained]
+    by_run_method = by_method(zip(trained, runs), lambda pair: pair[0].run.method)
+    figures.save_training_curves(
+        path, {method: [run for _, run in group]
+               for method, group in by_run_method.items()})
+    return [curves_lib.plateau_change(run["g_reconstruction"]) for run in runs]
 
 
 def by_method(items, method_of):

@@ -13,8 +13,10 @@ distance (paper §5.3), with t-tests against ARAE paired by model seed.
 Values are mean ± std over model seeds, each seed's resamples (or t-SNE
 seeds) averaged first.
 
-Writes results.md / results.json and interpolation_grid.png (rows pixel /
-ARAE / ACAI / AMR, Fig. 3-5 style) under --output_dir; each run keeps its
+Writes results.md / results.json, interpolation_grid.png (rows pixel /
+ARAE / ACAI / AMR, Fig. 3-5 style) and training_curves.png (each run's loss
+terms; the table gives the reconstruction loss's change over the last 10 %
+of iterations, near 0 once it has levelled off) under --output_dir; each run keeps its
 metrics.json, so `python -m amr_tf.aggregate` can pool them too.
 """
 
@@ -42,6 +44,7 @@ COLUMNS = {
     "clustering_accuracy": "clustering",
     "inter_cluster_distance": "t-SNE inter-cluster distance",
     "mixing_consistency": "mixing consistency",
+    "reconstruction_plateau_change": "recon. loss change, last 10 %",
     "one_sprite_fraction": "midpoints showing one sprite",
     "reconstruction_one_sprite_fraction": "reconstructions showing one sprite",
 }
@@ -95,6 +98,8 @@ def run(options):
     runs = common.method_runs(options.methods,
                               (common.config_flag(options.config), *extra), seeds)
     trained = common.train_runs(runs, options.output_dir, options.overrides)
+    plateau = common.save_training_curves(
+        os.path.join(options.output_dir, "training_curves.png"), trained)
     settings = eval_settings(options)
     per_run = []
     for index, item in enumerate(trained):
@@ -104,6 +109,7 @@ def run(options):
                  if name != "mix_attributes"]
         metrics = metrics_lib.evaluate(item.restored, names, settings)
         metrics["train_seconds"] = item.seconds
+        metrics["reconstruction_plateau_change"] = plateau[index]
         summary.write_metrics(item.restored.config.model_dir, metrics)
         per_run.append((item, metrics))
     pooled = {method: summary.pool([metrics for _, metrics in group])

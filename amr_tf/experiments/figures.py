@@ -93,3 +93,38 @@ def save_mask_heatmap(path, probabilities, row_labels, title=None):
     if title:
         axis.set_title(title, fontsize=9)
     visualize.save_figure(figure, path)
+
+
+def save_training_curves(path, curves, smoothing=10):
+    """One panel per loss term, one line per run, a colour per method.
+
+    Args:
+        curves: {method: [{term: float [n, 2] of (iteration, value)}, ...]},
+            a dict of terms per run of the method.
+        smoothing: points of the moving average drawn (raw values are
+            noisy batch losses); fewer for a shorter curve.
+    """
+    terms = list(dict.fromkeys(term for runs in curves.values()
+                               for run in runs for term in run))
+    figure = Figure(figsize=(3.6 * len(terms), 3.0), dpi=80)
+    axes = figure.subplots(1, len(terms), squeeze=False)[0]
+    colours = [f"C{index}" for index in range(len(curves))]
+    for axis, term in zip(axes, terms):
+        for colour, (method, runs) in zip(colours, curves.items()):
+            for index, run in enumerate(runs):
+                curve = run.get(term)
+                if curve is None or not len(curve):
+                    continue
+                width = min(smoothing, len(curve))
+                kernel = np.ones(width) / width
+                axis.plot(curve[width - 1:, 0],
+                          np.convolve(curve[:, 1], kernel, mode="valid"),
+                          color=colour, linewidth=0.8,
+                          label=method if index == 0 else None)
+        if term.endswith("reconstruction"):
+            axis.set_yscale("log")
+        axis.set_title(term, fontsize=9)
+        axis.set_xlabel("iteration")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=6)
+    visualize.save_figure(figure, path)

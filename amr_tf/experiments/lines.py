@@ -10,7 +10,8 @@ for interpolating pixels and for a blank image (a collapsed decoder).
 configs/lines.cfg trains with a squared-error reconstruction, as ACAI does:
 with L1 the per-pixel optimum is the blank background, since a line covers
 about 3 % of the pixels. Writes results.md / results.json and
-interpolation_grid.png (rows pixel / ARAE / ACAI / AMR) under --output_dir.
+interpolation_grid.png (rows pixel / ARAE / ACAI / AMR) and
+training_curves.png (each run's loss terms) under --output_dir.
 """
 
 import dataclasses
@@ -59,12 +60,15 @@ def run(options):
         options.methods, (common.config_flag("lines"), *extra), seeds,
         method_flags=AUTHORS_FLAGS)
     trained = common.train_runs(runs, options.output_dir, options.overrides)
+    plateau = common.save_training_curves(
+        os.path.join(options.output_dir, "training_curves.png"), trained)
     settings = options.eval_settings
     per_run = []
-    for item in trained:
+    for item, change in zip(trained, plateau):
         metrics = metrics_lib.evaluate(item.restored, ["lines", "consistency"],
                                        settings)
         metrics["train_seconds"] = item.seconds
+        metrics["reconstruction_plateau_change"] = change
         summary.write_metrics(item.restored.config.model_dir, metrics)
         per_run.append((item, metrics))
     pooled = _reference_metrics(trained[0].restored, settings)
@@ -78,12 +82,14 @@ def run(options):
     rows = [[method, _format(metrics, "line_mean_distance", 1e3),
              _format(metrics, "line_smoothness", 1.0),
              _format(metrics, "mixing_consistency", 1.0),
+             _format(metrics, "reconstruction_plateau_change", 1.0),
              (f"{np.mean(metrics['train_seconds']):.0f}"
               if "train_seconds" in metrics else "-")]
             for method, metrics in pooled.items()]
     table = common.markdown_table(
         ["method", "Mean Distance (x1e-3)", "Smoothness",
-         "mixing consistency", "train s / run"], rows)
+         "mixing consistency", "recon. loss change, last 10 %",
+         "train s / run"], rows)
     table += (f"\n\n{settings.line_pairs} held-out pairs, {settings.line_steps} "
               f"interpolants each; mean ± std over {seeds} model seed(s).")
     common.write_outputs(options.output_dir, pooled, table)

@@ -16,7 +16,8 @@ every --log_every iterations during training. Beside the models the table
 has model-free references scored the same way: input-space mixes of the
 same pairs and uniform points (floors), and the held-out data (ceiling). Writes under
 --output_dir: spiral_mixes.png (decoded mixes over the data, per run),
-spiral_on_manifold.png, spiral_consistency.png, results.json, results.md.
+spiral_on_manifold.png, spiral_consistency.png, training_curves.png,
+results.json, results.md.
 """
 
 import dataclasses
@@ -119,14 +120,17 @@ def run(options):
 
     trained = common.train_runs(make_runs(options), options.output_dir,
                                 options.overrides, callbacks_for)
+    plateau = common.save_training_curves(
+        os.path.join(options.output_dir, "training_curves.png"), trained)
     settings = metrics_lib.EvalSettings(spiral_epsilon=options.epsilon,
                                         progress=True)
     per_run, panels, curves = [], [], {}
-    for item in trained:
+    for item, change in zip(trained, plateau):
         restored, method = item.restored, item.run.method
         metrics = metrics_lib.evaluate(restored, ["spiral", "consistency"],
                                        settings)
         metrics["train_seconds"] = item.seconds
+        metrics["reconstruction_plateau_change"] = change
         per_run.append((method, metrics))
         if item.run.seed == 0:  # Figures show the first seed.
             data = metrics_lib.first_examples(restored.config.data, "test",
@@ -181,16 +185,17 @@ def _table(results, references, options, settings):
     rows = [[method, *cells(m),
              summary.format_value(m["mixing_consistency"], 3),
              summary.format_value(m["relative_mixing_consistency"], 3),
+             summary.format_value(m["reconstruction_plateau_change"], 2),
              f"{m['iterations'][0]:.0f}", f"{np.mean(m['train_seconds']):.0f}"]
             for method, m in results.items()]
-    rows += [[label, *cells(references, prefix), "-", "-", "-", "-"]
+    rows += [[label, *cells(references, prefix), "-", "-", "-", "-", "-"]
              for label, prefix in REFERENCE_ROWS]
     low, high = spiral_mixes.MID_ALPHA
     table = common.markdown_table(
         ["run", f"within ε={options.epsilon:g} of the spiral",
          f"same, α in [{low:g}, {high:g}]", "mean distance to the spiral",
          "mixing consistency (end)", "consistency / code spread",
-         "iterations", "train s / run"], rows)
+         "recon. loss change, last 10 %", "iterations", "train s / run"], rows)
     return table + (
         f"\n\nmean ± std over {options.seeds} model seed(s), n = seeds; "
         f"{settings.num_examples} held-out points, each mixed with a random "

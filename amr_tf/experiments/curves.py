@@ -1,0 +1,48 @@
+"""Training curves read back from the runs' TensorBoard scalars.
+
+Training writes each logged loss term every `--summary_every` iterations to
+`<model_dir>/tensorboard`; a resumed run appends a new events file, and
+where two files hold the same iteration the later file's value is kept.
+"""
+
+import glob
+import os
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.util import event_pb2
+
+# The loss terms an experiment's curve figure shows.
+CURVE_TAGS = ("g_reconstruction", "g_total", "d_total")
+# `plateau_change` compares the mean of the last PLATEAU_SHARE of the
+# iterations with the mean of the share before it.
+PLATEAU_SHARE = 0.1
+
+
+def read_scalars(model_dir, tag):
+    """The run's logged values of `tag`: float64 [n, 2] of (iteration,
+    value), sorted by iteration; empty [0, 2] when none were logged."""
+    values = {}
+    pattern = os.path.join(model_dir, "tensorboard", "events.out.tfevents.*")
+    for path in sorted(glob.glob(pattern), key=os.path.getmtime):
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(
+                        tf.make_ndarray(value.tensor) if value.HasField("tensor")
+                        else value.simple_value)
+    return np.array(sorted(values.items()), np.float64).reshape(-1, 2)
+
+
+def plateau_change(curve):
+    """Relative change of a curve over its last `PLATEAU_SHARE` of
+    iterations: (mean of the last share − mean of the share before) / |mean
+    of the share before|. Near 0 when the loss has levelled off; negative
+    while it still falls. NaN with fewer than 2 points per share."""
+    count = int(len(curve) * PLATEAU_SHARE)
+    if count < 2:
+        return float("nan")
+    last = curve[-count:, 1].mean()
+    before = curve[-2 * count:-count, 1].mean()
+    return float((last - before) / abs(before))
