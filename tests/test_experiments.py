@@ -70,6 +70,8 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     table = (tmp_path / common.TABLE_FILE).read_text()
     assert "| AMR β=0 |" in table
     assert "| floor: input-space mixes" in table and "| ceiling: held-out data" in table
+    # One seed: no test can be made, and the table says so with "-".
+    assert "| ACAI | - | - |" in table
 
 
 def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval):

@@ -172,6 +172,9 @@ REFERENCE_ROWS = (
     ("floor: uniform points over the data's bounding box", "uniform_"),
     ("ceiling: held-out data", "data_"),
 )
+# Metrics tested against the first run's method: name -> header.
+TESTED = {"on_manifold_fraction": "within ε of the spiral",
+          "relative_mixing_consistency": "consistency / code spread"}
 SPIRAL_COLUMNS = ("on_manifold_fraction", "mid_alpha_on_manifold_fraction",
                   "mean_distance_to_spiral")
 
@@ -196,12 +199,21 @@ def _table(results, references, options, settings):
          f"same, α in [{low:g}, {high:g}]", "mean distance to the spiral",
          "mixing consistency (end)", "consistency / code spread",
          "recon. loss change, last 10 %", "iterations", "train s / run"], rows)
-    return table + (
+    table += (
         f"\n\nmean ± std over {options.seeds} model seed(s), n = seeds; "
         f"{settings.num_examples} held-out points, each mixed with a random "
         "partner at α ~ U(0, 1) in latent space (models) or input space "
         "(floor). Code spread: the mean distance between the codes of random "
         "pairs, so the last consistency column cannot shrink with the codes.")
+    baseline = next(iter(results))
+    tests = [[method] + [summary.paired_test(metrics[name],
+                                             results[baseline][name]) or "-"
+                         for name in TESTED]
+             for method, metrics in results.items() if method != baseline]
+    if tests:
+        table += (f"\n\nAgainst {baseline}, pairs by model seed:\n\n"
+                  + common.markdown_table(["run", *TESTED.values()], tests))
+    return table
 
 
 def _parse_betas(texts):
