@@ -54,7 +54,8 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
         output_dir=str(tmp_path), quick=True, betas=(0.0,),
         overrides=("--steps=2", "--log_every=1", "--width=8", "--n_critic=1",
                    "--num_examples=256")))
-    assert list(results) == ["AMR β=0", "ACAI", "ACAI (Berthelot et al. set-up)"]
+    assert list(results) == ["AMR β=0", spiral.UNCONSTRAINED_CRITIC[1], "ACAI",
+                             "ACAI (Berthelot et al. set-up)"]
     for metrics in results.values():
         assert 0.0 <= metrics["on_manifold_fraction"][0] <= 1.0
         assert metrics["data_on_manifold_fraction"][0] > 0.9  # Noise std 0.02.
@@ -62,6 +63,8 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     for run_name in ("amr_beta0_seed0", "acai_seed0", "acai_berthelot_seed0"):
         curve = json.loads((tmp_path / run_name / spiral.CURVE_FILE).read_text())
         assert [iteration for iteration, _ in curve] == [1, 2]
+    unconstrained = (tmp_path / "amr_beta0_unconstrained_seed0" / "flags.txt").read_text()
+    assert "--disc_norm=none" in unconstrained
     authors = (tmp_path / "acai_berthelot_seed0" / "flags.txt").read_text()
     assert "--disc_norm=none" in authors and "--recon_weight=1.0" in authors
     for name in ("spiral_mixes.png", "spiral_on_manifold.png",
