@@ -121,8 +121,9 @@ def test_evaluate_cli_prints_and_writes_every_applicable_metric(
     metrics = summary.read_metrics(str(model_dir))
     assert metrics["iterations"] == 2
     assert len(metrics["fid_mix"]) == 2 and len(metrics["fid_mix_bernoulli"]) == 2
-    # Model-free references: pixel mixup per resample, real halves once.
-    assert len(metrics["fid_pixel_mix"]) == 2 and metrics["fid_real_halves"] >= 0
+    # Model-free references: pixel mixup per resample, real against real once.
+    assert len(metrics["fid_pixel_mix"]) == 2 and metrics["fid_real_train"] >= 0
+    assert metrics["fid_examples"] == 64
     assert len(metrics["inter_cluster_distance"]) == 2
     for name in ("fid_reconstruction", "linear_probe_accuracy",
                  "clustering_accuracy", "mixing_consistency",

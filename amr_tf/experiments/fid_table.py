@@ -51,7 +51,7 @@ COLUMNS = {
 # Model-free references, equal in every run: metric -> what it scores.
 REFERENCES = {
     "fid_pixel_mix": "FID(data, pixel mixup) (floor)",
-    "fid_real_halves": "FID between held-out halves (ceiling)",
+    "fid_real_train": "FID(data, as many training images) (ceiling)",
     "pixel_one_sprite_fraction": "pixel midpoints showing one sprite (floor)",
     "data_one_sprite_fraction": "held-out images showing one sprite (ceiling)",
 }
@@ -139,7 +139,7 @@ def _table(pooled, seeds, settings):
     text += (f"\n\nmean ± std over {seeds} model seeds (n = seeds); each "
              f"seed's value is its mean over {settings.resamples} sets of "
              f"random mixes (FID) or {settings.tsne_seeds} t-SNE seeds; "
-             f"{settings.num_examples} held-out examples.")
+             f"{_held_out_count(pooled, settings)} held-out examples.")
     references = next(iter(pooled.values()))
     text += " Model-free references: " + "; ".join(
         f"{label} {summary.format_value(references[name], 3)}"
@@ -160,6 +160,13 @@ def _table(pooled, seeds, settings):
         text += common.markdown_table(["method"] + [COLUMNS[n] for n in TESTED],
                                       tests)
     return text
+
+
+def _held_out_count(pooled, settings):
+    """How many held-out examples the FIDs used (fewer than asked for when
+    the test split is smaller)."""
+    counts = next(iter(pooled.values())).get("fid_examples")
+    return int(counts[0]) if counts else settings.num_examples
 
 
 def main(argv):
