@@ -18,6 +18,7 @@ from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid
 from amr_tf.eval import latent_structure
+from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
 from amr_tf.eval import spiral_mixes
 from amr_tf.eval import sprites
@@ -453,3 +454,17 @@ def test_a_dataset_without_targets_is_named_as_an_argument_and_as_a_flag():
         classifier_lib.target_of(info)
     assert str(raised.value).startswith("dataset='lines' has neither")
     assert raised.value.flag_message().startswith("--dataset=lines has neither")
+
+
+def test_random_examples_draw_across_the_split_under_a_seed():
+    config = DataConfig(name="spiral", num_examples=400)
+    first = metrics_lib.first_examples(config, "train", 400)["inputs"]
+    drawn = metrics_lib._random_examples(config, "train", 20, seed=0)
+    assert drawn.shape == (20, 2)
+    np.testing.assert_array_equal(
+        drawn, metrics_lib._random_examples(config, "train", 20, seed=0))
+    assert not np.array_equal(
+        drawn, metrics_lib._random_examples(config, "train", 20, seed=1))
+    # Drawn from the first 400, not the first 20.
+    rows = [int(np.flatnonzero((first == point).all(axis=1))[0]) for point in drawn]
+    assert max(rows) >= 20 and len(set(rows)) == 20

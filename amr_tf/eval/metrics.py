@@ -129,6 +129,18 @@ def first_examples(data_config, split, count):
     return {key: np.asarray(value) for key, value in batch.items()}
 
 
+# `_random_examples` draws from the first SHUFFLE_POOL × count examples.
+SHUFFLE_POOL = 20
+
+
+def _random_examples(data_config, split, count, seed):
+    """`count` inputs of a split drawn at random (seeded) from its first
+    `SHUFFLE_POOL * count`, float32 [count, ...]."""
+    dataset = data_lib.load(data_config, split).take(SHUFFLE_POOL * count)
+    dataset = dataset.shuffle(SHUFFLE_POOL * count, seed=seed)
+    return np.asarray(next(iter(dataset.batch(count)))["inputs"])
+
+
 def _held_out(restored, settings):
     return first_examples(restored.config.data, "test", settings.num_examples)
 
@@ -160,16 +172,17 @@ def _fid(restored, settings):
         ]
     # Model-free references: mixup of the images themselves (a floor), and
     # real against real (a ceiling): as many training images as there are
-    # held-out ones, so both sides have the sample size of every other FID
-    # here (FID's bias grows as the sample shrinks).
+    # held-out ones, drawn at random (a folder's images come sorted by
+    # class), so both sides have the sample size of every other FID here
+    # (FID's bias grows as the sample shrinks).
     results["fid_pixel_mix"] = [
         fid.feature_fid(real, classifier.features(np.asarray(
             mixer_lib.Mixup().mix_batch(
                 tf.constant(inputs), tf.constant([settings.seed + resample, 0],
                                                  tf.int64)).latents)))
         for resample in range(settings.resamples)]
-    train = first_examples(config.data, "train", len(inputs))["inputs"]
-    results["fid_real_train"] = fid.feature_fid(real, classifier.features(train))
+    results["fid_real_train"] = fid.feature_fid(real, classifier.features(
+        _random_examples(config.data, "train", len(inputs), settings.seed)))
     results["fid_examples"] = len(inputs)
     return results
 
