@@ -119,6 +119,19 @@ def test_lines_quick_scores_models_beside_pixel_and_blank_floors(tmp_path, tiny_
     assert f"| {lines.PIXEL} |" in table and f"| {lines.BLANK} |" in table
 
 
+def test_lines_tests_each_method_against_arae_by_seed():
+    pooled = {lines.PIXEL: {"line_mean_distance": [5.0], "line_smoothness": [0.9]},
+              "ARAE": {"line_mean_distance": [1.0, 2.0, 3.0],
+                       "line_smoothness": [0.5, 0.6, 0.7]},
+              "AMR": {"line_mean_distance": [0.5, 1.2, 2.1],
+                      "line_smoothness": [0.5, 0.6, 0.7]}}
+    text = lines._tests_against_baseline(pooled)
+    t, p = summary.paired_t_test([0.5, 1.2, 2.1], [1.0, 2.0, 3.0])
+    assert f"| AMR | paired t-test over 3 seeds: t = {t:.3g}, p = {p:.3g} | - |" in text
+    assert lines.PIXEL not in text
+    assert lines._tests_against_baseline({"AMR": pooled["AMR"]}) == ""
+
+
 def test_class_mixer_quick_compares_both_mixers_and_draws_them(tmp_path,
                                                                tiny_eval):
     results = class_mixer.run(class_mixer.Options(

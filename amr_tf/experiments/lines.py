@@ -92,8 +92,27 @@ def run(options):
          "train s / run"], rows)
     table += (f"\n\n{settings.line_pairs} held-out pairs, {settings.line_steps} "
               f"interpolants each; mean ± std over {seeds} model seed(s).")
+    table += _tests_against_baseline(pooled)
     common.write_outputs(options.output_dir, pooled, table)
     return pooled
+
+
+# Metrics tested against ARAE: name -> header.
+TESTED = {"line_mean_distance": "Mean Distance", "line_smoothness": "Smoothness"}
+BASELINE = "ARAE"
+
+
+def _tests_against_baseline(pooled):
+    """Markdown: paired t-tests over model seeds against ARAE, if it ran."""
+    if BASELINE not in pooled:
+        return ""
+    rows = [[method] + [summary.paired_test(metrics[name],
+                                            pooled[BASELINE][name]) or "-"
+                        for name in TESTED]
+            for method, metrics in pooled.items()
+            if method not in (BASELINE, PIXEL, BLANK)]
+    return (f"\n\nAgainst {BASELINE}, pairs by model seed:\n\n"
+            + common.markdown_table(["method", *TESTED.values()], rows))
 
 
 def _reference_metrics(restored, settings):
