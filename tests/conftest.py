@@ -1,5 +1,6 @@
 """Fixtures shared by the test files."""
 
+import signal
 import types
 
 # amr_tf before TensorFlow (and Keras, which imports it): importing amr_tf
@@ -86,3 +87,22 @@ def two_replicas():
     """
     return tf.distribute.MirroredStrategy(
         [f"CPU:{index}" for index in range(LOGICAL_CPUS)])
+
+
+class SigtermAt(keras.callbacks.Callback):
+    """Raises SIGTERM in this process when iteration `iteration` ends."""
+
+    def __init__(self, iteration):
+        super().__init__()
+        self.iteration = iteration
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.completed_iterations() == self.iteration:
+            signal.raise_signal(signal.SIGTERM)
+
+
+@pytest.fixture
+def sigterm_at():
+    """`sigterm_at(n)`: a Keras callback raising SIGTERM in this process
+    when training iteration n ends (as a scheduler's preemption would)."""
+    return SigtermAt

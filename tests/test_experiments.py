@@ -7,11 +7,9 @@ iterations on 8 px images; evaluation settings shrink the held-out sets.
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import threadpoolctl
@@ -188,25 +186,14 @@ def test_acai_berthelot_runs_acai_in_its_authors_set_up_on_lines():
                 "spectral", "tanh", 10.0, 4)
 
 
-class _SigtermAt(keras.callbacks.Callback):
-    """Raises SIGTERM in this process when iteration `iteration` ends."""
-
-    def __init__(self, iteration):
-        super().__init__()
-        self.iteration = iteration
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.model.completed_iterations() == self.iteration:
-            signal.raise_signal(signal.SIGTERM)
-
-
-def test_sigterm_stops_the_experiment_after_the_run_it_stopped(tmp_path):
+def test_sigterm_stops_the_experiment_after_the_run_it_stopped(tmp_path,
+                                                               sigterm_at):
     runs = [common.Run(f"run{seed}", "AMR", (common.config_flag("shapes"),
                                             *TINY_IMAGES, "--steps=4"), seed)
             for seed in range(2)]
     with pytest.raises(common.Preempted, match="after iteration 2 of .*run0"):
         common.train_runs(runs, str(tmp_path),
-                          callbacks_for=lambda run, config: [_SigtermAt(2)])
+                          callbacks_for=lambda run, config: [sigterm_at(2)])
     assert (tmp_path / "run0" / "checkpoints" / "ckpt-2.index").exists()
     assert not (tmp_path / "run1").exists()
     # The same call resumes run0 from its checkpoint and trains run1.

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -131,25 +130,13 @@ def model_values(model):
     return [variable.numpy() for variable in model.variables]
 
 
-class SigtermAt(keras.callbacks.Callback):
-    """Raises SIGTERM in this process when iteration `iteration` ends."""
-
-    def __init__(self, iteration):
-        super().__init__()
-        self.iteration = iteration
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.model.completed_iterations() == self.iteration:
-            signal.raise_signal(signal.SIGTERM)
-
-
 def test_sigterm_inside_a_block_then_resume_equals_an_uninterrupted_run(
-        tmp_path):
+        tmp_path, sigterm_at):
     flags = ("--steps=8", "--log_every=4")
     reference = training.train(tiny_config(tmp_path / "reference", *flags))
 
     config = tiny_config(tmp_path / "stopped", *flags)
-    stopped = training.train(config, callbacks=[SigtermAt(3)])
+    stopped = training.train(config, callbacks=[sigterm_at(3)])
     assert stopped.preempted and stopped.iterations == 3
     assert stopped.figure_path is None
     assert tf.train.latest_checkpoint(
