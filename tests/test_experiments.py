@@ -196,6 +196,8 @@ def test_sigterm_stops_the_experiment_after_the_run_it_stopped(tmp_path,
                           callbacks_for=lambda run, config: [sigterm_at(2)])
     assert (tmp_path / "run0" / "checkpoints" / "ckpt-2.index").exists()
     assert not (tmp_path / "run1").exists()
+    # The stopped session's training time is counted.
+    assert float((tmp_path / "run0" / common.TIMING_FILE).read_text()) > 0
     # The same call resumes run0 from its checkpoint and trains run1.
     trained = common.train_runs(runs, str(tmp_path))
     assert [item.restored.model.completed_iterations() for item in trained] == [4, 4]
@@ -206,10 +208,12 @@ def test_curves_read_every_logged_iteration_across_a_resume(tmp_path):
                                     "--summary_every=1"))
     common.train_runs([run], str(tmp_path))
     common.train_runs([run], str(tmp_path), overrides=("--steps=4",))
-    curve = curves.read_scalars(str(tmp_path / "run"), "g_reconstruction")
+    read = curves.read_scalars(str(tmp_path / "run"),
+                               ("g_reconstruction", "no_such_term"))
+    curve = read["g_reconstruction"]
     assert curve[:, 0].tolist() == [1, 2, 3, 4]
     assert np.all(np.isfinite(curve[:, 1])) and np.all(curve[:, 1] > 0)
-    assert curves.read_scalars(str(tmp_path / "run"), "no_such_term").shape == (0, 2)
+    assert read["no_such_term"].shape == (0, 2)
 
 
 def test_plateau_change_compares_the_last_tenth_with_the_one_before():

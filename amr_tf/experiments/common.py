@@ -184,13 +184,13 @@ def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
         callbacks = callbacks_for(run, config) if callbacks_for else ()
         result = training.train(config, train_flags.serialize(values),
                                 train_flags.STRUCTURAL_FLAGS, callbacks)
+        seconds = _add_training_time(
+            model_dir, time.perf_counter() - start if result.history else 0.0)
         if result.preempted:
             raise Preempted(
                 f"Stopped by SIGTERM after iteration {result.iterations} of "
                 f"{model_dir}; checkpoint saved. Re-run the same command to "
                 "resume.")
-        seconds = _add_training_time(
-            model_dir, time.perf_counter() - start if result.history else 0.0)
         info = training.validate(config)
         trained.append(Trained(run, restore.Restored(config, info, result.model),
                                seconds))
@@ -241,8 +241,8 @@ def save_training_curves(path, trained):
     """Draws every run's loss curves (`curves.CURVE_TAGS`), a colour per
     method; returns each run's `curves.plateau_change` of its
     reconstruction loss, in the order of `trained`."""
-    runs = [{tag: curves_lib.read_scalars(item.restored.config.model_dir, tag)
-             for tag in curves_lib.CURVE_TAGS} for item in trained]
+    runs = [curves_lib.read_scalars(item.restored.config.model_dir,
+                                    curves_lib.CURVE_TAGS) for item in trained]
     by_run_method = by_method(zip(trained, runs), lambda pair: pair[0].run.method)
     figures.save_training_curves(
         path, {method: [run for _, run in group]

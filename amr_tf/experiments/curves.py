@@ -19,20 +19,22 @@ CURVE_TAGS = ("g_reconstruction", "g_total", "d_total")
 PLATEAU_SHARE = 0.1
 
 
-def read_scalars(model_dir, tag):
-    """The run's logged values of `tag`: float64 [n, 2] of (iteration,
-    value), sorted by iteration; empty [0, 2] when none were logged."""
-    values = {}
+def read_scalars(model_dir, tags):
+    """The run's logged values of each of `tags`, read in one pass:
+    {tag: float64 [n, 2] of (iteration, value)}, sorted by iteration; an
+    empty [0, 2] for a tag never logged."""
+    values = {tag: {} for tag in tags}
     pattern = os.path.join(model_dir, "tensorboard", "events.out.tfevents.*")
     for path in sorted(glob.glob(pattern), key=os.path.getmtime):
         for record in tf.data.TFRecordDataset(path):
             event = event_pb2.Event.FromString(record.numpy())
             for value in event.summary.value:
-                if value.tag == tag:
-                    values[event.step] = float(
+                if value.tag in values:
+                    values[value.tag][event.step] = float(
                         tf.make_ndarray(value.tensor) if value.HasField("tensor")
                         else value.simple_value)
-    return np.array(sorted(values.items()), np.float64).reshape(-1, 2)
+    return {tag: np.array(sorted(points.items()), np.float64).reshape(-1, 2)
+            for tag, points in values.items()}
 
 
 def plateau_change(curve):
