@@ -14,7 +14,8 @@ from amr_tf.experiments import __main__ as experiments_cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = {"amr-train", "amr-evaluate", "amr-aggregate", "amr-export",
-           "amr-serve", "amr-client", "amr-explorer", "amr-experiments"}
+           "amr-serve", "amr-client", "amr-explorer", "amr-experiments",
+           "amr-digits"}
 CONFIG_NAMES = sorted(path.stem for path in (ROOT / "configs").glob("*.cfg"))
 
 

@@ -1,6 +1,6 @@
 """scikit-learn's handwritten digits as an image folder with class sub-folders.
 
-    python -m amr_tf.data.digits_folder data/digits
+    python -m amr_tf.data.digits_folder data/digits   # or: amr-digits data/digits
     amr-train --config=digits            # reads data/digits
 
 The 1,797 8x8 grey digits of the UCI optical-recognition set ship inside
@@ -52,5 +52,9 @@ def main(argv):
     print(f"Wrote {count} digits to {argv[1]}")
 
 
-if __name__ == "__main__":
+def run():
     cli.run_main(main)
+
+
+if __name__ == "__main__":
+    run()
