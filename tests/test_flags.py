@@ -44,7 +44,8 @@ def test_renamed_and_structural_flags():
         ArchitectureConfig.__dataclass_fields__["family"]) == "arch"
     assert "max_width" not in train_flags.FLAGS  # Not a setting.
     assert tuple(train_flags.STRUCTURAL_FLAGS) == (
-        "dataset", "image_size", "attributes", "channels", "arch", "width",
+        "dataset", "image_size", "attributes", "channels", "test_fraction",
+        "arch", "width",
         "depth", "latent_size", "latent_channels", "disc_width",
         "disc_norm", "decoder_output", "objective", "mixer", "base_mixer",
         "kway_sources", "class_mixer_input")
@@ -52,6 +53,7 @@ def test_renamed_and_structural_flags():
     assert train_flags.STRUCTURAL_FLAGS["disc_norm"] == "spectral"
     assert train_flags.STRUCTURAL_FLAGS["width"] == "64"
     assert train_flags.STRUCTURAL_FLAGS["image_size"] is None
+    assert train_flags.STRUCTURAL_FLAGS["test_fraction"] == "0.05"
 
 
 def _other_value(field):
