@@ -30,6 +30,7 @@ from amr_tf.data import pairs as data_pairs
 from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
+from amr_tf.eval import summary
 from amr_tf.experiments import curves as curves_lib
 from amr_tf.experiments import figures
 
@@ -248,6 +249,17 @@ def save_training_curves(path, trained):
         path, {method: [run for _, run in group]
                for method, group in by_run_method.items()})
     return [curves_lib.plateau_change(run["g_reconstruction"]) for run in runs]
+
+
+def paired_test_rows(pooled, baseline, names, skip=()):
+    """Table rows `[method, test of each of names]`: each method of `pooled`
+    other than `baseline` and `skip`, paired t-tests over model seeds against
+    `baseline` ("-" where a test is undefined or a metric is missing)."""
+    return [[method] + [summary.paired_test(metrics.get(name, []),
+                                            pooled[baseline].get(name, []))
+                        or "-" for name in names]
+            for method, metrics in pooled.items()
+            if method != baseline and method not in skip]
 
 
 def by_method(items, method_of):

@@ -148,14 +148,7 @@ def _table(pooled, seeds, settings):
         text += (" Midpoints: alpha = 0.5 with the model's own mixer, random "
                  "held-out pairs across classes (amr_tf.eval.sprites).")
     if BASELINE in pooled:
-        tests = []
-        for method, metrics in pooled.items():
-            if method == BASELINE:
-                continue
-            cells = [summary.paired_test(metrics.get(name, []),
-                                         pooled[BASELINE].get(name, [])) or "-"
-                     for name in TESTED]
-            tests.append([method] + cells)
+        tests = common.paired_test_rows(pooled, BASELINE, TESTED)
         text += "\n\nPaired t-tests against ARAE over model seeds (pairs: same seed):\n\n"
         text += common.markdown_table(["method"] + [COLUMNS[n] for n in TESTED],
                                       tests)

@@ -106,11 +106,8 @@ def _tests_against_baseline(pooled):
     """Markdown: paired t-tests over model seeds against ARAE, if it ran."""
     if BASELINE not in pooled:
         return ""
-    rows = [[method] + [summary.paired_test(metrics[name],
-                                            pooled[BASELINE][name]) or "-"
-                        for name in TESTED]
-            for method, metrics in pooled.items()
-            if method not in (BASELINE, PIXEL, BLANK)]
+    rows = common.paired_test_rows(pooled, BASELINE, TESTED,
+                                   skip=(PIXEL, BLANK))
     return (f"\n\nAgainst {BASELINE}, pairs by model seed:\n\n"
             + common.markdown_table(["method", *TESTED.values()], rows))
 

@@ -217,10 +217,7 @@ def _table(results, references, options, settings):
         "(floor). Code spread: the mean distance between the codes of random "
         "pairs, so the last consistency column cannot shrink with the codes.")
     baseline = next(iter(results))
-    tests = [[method] + [summary.paired_test(metrics[name],
-                                             results[baseline][name]) or "-"
-                         for name in TESTED]
-             for method, metrics in results.items() if method != baseline]
+    tests = common.paired_test_rows(results, baseline, TESTED)
     if tests:
         table += (f"\n\nAgainst {baseline}, pairs by model seed:\n\n"
                   + common.markdown_table(["run", *TESTED.values()], tests))
