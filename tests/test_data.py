@@ -483,6 +483,12 @@ def test_digits_folder_writes_labelled_digits_once(tmp_path):
     test = _examples(config, "test")
     assert 300 <= len(test["label"]) <= 420
     assert set(test["label"]) == set(range(10))
+    # A split's first images (an evaluation's held-out set) span the classes,
+    # in the same order on every load; in sub-folder order they would all be 0s.
+    first_labels = _examples(config, "train", count=50)["label"]
+    assert len(set(first_labels)) >= 8
+    np.testing.assert_array_equal(
+        first_labels, _examples(config, "train", count=50)["label"])
     # The first digit of the set is a 0, written at its own 8 px unchanged.
     first = tf.io.decode_png((root / "0" / "0000.png").read_bytes()).numpy()
     expected = datasets.load_digits().images[0] * 255 / 16

@@ -1,7 +1,9 @@
 """Images from a directory tree, with optional binary attributes from a CSV.
 
 Every .jpg/.jpeg/.png file (any case) under `DataConfig.data_dir` is an
-example, in sorted order of its path relative to that folder. Images are
+example. Each split lists its images in an order fixed by a hash of their
+paths, not by sub-folder, so its first N images (the evaluation's held-out
+set, a shuffle buffer's first fill) spread across the classes. Images are
 centre-cropped to a square and resized to `image_size` (native 64) with
 `channels` channels. About `test_fraction` of the images (5% by default),
 chosen by a hash of the relative path, form the test split (at least one
@@ -77,11 +79,14 @@ def load(config, split):
     size, _, channels = catalog.info.input_shape
     test_paths = _test_paths(catalog.paths, config.test_fraction)
     indices = np.array(
-        [
-            i
-            for i, path in enumerate(catalog.paths)
-            if (path in test_paths) == (split == "test")
-        ],
+        sorted(
+            (
+                i
+                for i, path in enumerate(catalog.paths)
+                if (path in test_paths) == (split == "test")
+            ),
+            key=lambda i: _hash_fraction(catalog.paths[i]),
+        ),
         np.int64,
     )
     files = [os.path.join(config.data_dir, catalog.paths[i]) for i in indices]

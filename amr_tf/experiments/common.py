@@ -68,6 +68,8 @@ FULL_FLAGS = {"shapes": ("--n_critic=5", "--learning_rate=2e-4",
 # optimiser); "acai_berthelot" adds the packaged `acai` config, ACAI's own
 # set-up (critic without spectral norm, linear decoder, λ = 1 squared error,
 # Adam 1e-4 (0.9, 0.999), one critic update per batch).
+# "amr_mixup_unconstrained" is an extension beyond the paper: AMR with a
+# critic without spectral norm (docs/METHOD.md §4).
 METHODS = {
     "arae": ("ARAE", ("--objective=arae",)),
     "acai": ("ACAI", ("--objective=acai",)),
@@ -76,6 +78,9 @@ METHODS = {
     "amr_mixup": ("AMR (mixup)", ("--objective=amr", "--mixer=mixup")),
     "amr_bernoulli": ("AMR (Bernoulli)",
                       ("--objective=amr", "--mixer=bernoulli")),
+    "amr_mixup_unconstrained": (
+        "AMR (mixup), critic without spectral norm (extension)",
+        ("--objective=amr", "--mixer=mixup", "--disc_norm=none")),
 }
 
 flags.DEFINE_list("methods", list(METHODS),

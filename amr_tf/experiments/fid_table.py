@@ -55,7 +55,8 @@ REFERENCES = {
     "pixel_one_sprite_fraction": "pixel midpoints showing one sprite (floor)",
     "data_one_sprite_fraction": "held-out images showing one sprite (ceiling)",
 }
-TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance")
+TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance",
+          "one_sprite_fraction")
 
 DEFAULT_CONFIG = "shapes"
 configs.define_flag(__name__, "Packaged config to train on; default "
