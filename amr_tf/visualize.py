@@ -44,9 +44,11 @@ def pixel_interpolation(images_a, images_b, alphas):
 
 
 def save_figure(figure, path):
-    """Lays `figure` out tightly (its size unchanged) and writes it to `path`."""
+    """Lays `figure` out tightly and writes it to `path`, cropped or grown
+    to what it draws (tight_layout alone cuts long row labels off beside
+    fixed-aspect images)."""
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, bbox_inches="tight", pad_inches=0.05)
 
 
 def save_interpolation_figure(path, rows, row_labels, title=None):
