@@ -43,12 +43,15 @@ def pixel_interpolation(images_a, images_b, alphas):
     return alphas * images_a[:, None] + (1.0 - alphas) * images_b[:, None]
 
 
-def save_figure(figure, path):
-    """Lays `figure` out tightly and writes it to `path`, cropped or grown
-    to what it draws (tight_layout alone cuts long row labels off beside
-    fixed-aspect images)."""
-    figure.tight_layout()
-    figure.savefig(path, bbox_inches="tight", pad_inches=0.05)
+def save_figure(figure, path, crop=False):
+    """Writes `figure` to `path`: laid out tightly at its size or, with
+    `crop`, cropped or grown to what it draws (for fixed-aspect image grids,
+    beside which tight_layout cuts long row labels off)."""
+    if crop:
+        figure.savefig(path, bbox_inches="tight", pad_inches=0.05)
+    else:
+        figure.tight_layout()
+        figure.savefig(path)
 
 
 def save_interpolation_figure(path, rows, row_labels, title=None):
@@ -75,7 +78,7 @@ def save_interpolation_figure(path, rows, row_labels, title=None):
     axis.tick_params(length=0)
     if title:
         axis.set_title(title, fontsize=9)
-    save_figure(figure, path)
+    save_figure(figure, path, crop=True)
 
 
 def draw_point_mixes(axis, data, mixes, title=None):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import tensorflow as tf
 
 from amr_tf import visualize
 from amr_tf.experiments import figures
@@ -42,12 +43,21 @@ def test_point_mixes_figure_is_figsize_times_dpi(tmp_path):
     assert png_size(path) == (500, 500)  # figsize (5, 5) at 100 dpi
 
 
-def test_interpolation_figure_size_follows_the_grid(tmp_path):
+def test_image_grids_keep_long_row_labels_whole(tmp_path):
+    """Image grids are cropped to what they draw: a row label longer than
+    the grid is not cut off, and a white margin surrounds everything."""
+    long_label = "AMR (mixup), critic without spectral norm (extension)"
     rows = np.zeros((1, 2, 3, 8, 8, 1), np.float32)  # 1 pair, 2 methods, 3 steps
-    path = tmp_path / "interpolation.png"
-    visualize.save_interpolation_figure(path, rows, ["pixel", "AMR"], "t")
-    # A 19 x 28 px grid: the 4 in minimum width, 19 / 40 + 0.6 in high.
-    assert png_size(path) == (400, 107)
+    visualize.save_interpolation_figure(
+        tmp_path / "interpolation.png", rows, ["pixel", long_label], "t")
+    figures.save_image_grid(tmp_path / "grid.png", rows[0], ["a", "b", "c"],
+                            ["pixel", long_label])
+    for name in ("interpolation.png", "grid.png"):
+        image = tf.io.decode_png((tmp_path / name).read_bytes(), channels=1)
+        image = image.numpy()[..., 0]
+        assert image.shape[1] > 2 * image.shape[0]  # the label, wider than tall
+        for edge in (image[:, :2], image[:, -2:], image[:2], image[-2:]):
+            assert edge.min() == 255, name
 
 
 def test_experiment_figures_sizes(tmp_path):

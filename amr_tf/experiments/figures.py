@@ -75,7 +75,7 @@ def save_image_grid(path, images, column_labels, row_labels, title=None):
     axis.tick_params(length=0)
     if title:
         axis.set_title(title, fontsize=9)
-    visualize.save_figure(figure, path)
+    visualize.save_figure(figure, path, crop=True)
 
 
 def save_mask_heatmap(path, probabilities, row_labels, title=None):
