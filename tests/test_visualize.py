@@ -1,5 +1,6 @@
 """Figures of amr_tf.visualize and amr_tf.experiments.figures: PNGs of the
-declared pixel size, written without touching matplotlib's global state."""
+declared pixel size (image grids cropped to what they draw), written without
+touching matplotlib's global state."""
 
 import os
 import struct
