@@ -77,17 +77,8 @@ def info(config):
 def load(config, split):
     catalog = _catalog(config)
     size, _, channels = catalog.info.input_shape
-    test_paths = _test_paths(catalog.paths, config.test_fraction)
     indices = np.array(
-        sorted(
-            (
-                i
-                for i, path in enumerate(catalog.paths)
-                if (path in test_paths) == (split == "test")
-            ),
-            key=lambda i: _hash_fraction(catalog.paths[i]),
-        ),
-        np.int64,
+        _split_indices(catalog.paths, config.test_fraction, split), np.int64
     )
     files = [os.path.join(config.data_dir, catalog.paths[i]) for i in indices]
 
@@ -350,13 +341,15 @@ def _class_names(paths):
     return names if len(names) >= 2 else []
 
 
-def _test_paths(paths, fraction):
-    """The ~`fraction` of paths with the smallest hash; >= 1 of >= 2."""
-    ranked = sorted(paths, key=_hash_fraction)
-    num_test = sum(_hash_fraction(path) < fraction for path in paths)
+def _split_indices(paths, fraction, split):
+    """Indices of `split`'s paths in order of their hash: "test" is the
+    ~`fraction` with the smallest hashes (>= 1 of >= 2), "train" the rest."""
+    hashes = [_hash_fraction(path) for path in paths]
+    ranked = sorted(range(len(paths)), key=hashes.__getitem__)
+    num_test = sum(value < fraction for value in hashes)
     if len(paths) >= 2:
         num_test = min(max(num_test, 1), len(paths) - 1)
-    return set(ranked[:num_test])
+    return ranked[:num_test] if split == "test" else ranked[num_test:]
 
 
 def _hash_fraction(path):

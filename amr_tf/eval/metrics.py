@@ -172,9 +172,9 @@ def _fid(restored, settings):
         ]
     # Model-free references: mixup of the images themselves (a floor), and
     # real against real (a ceiling): as many training images as there are
-    # held-out ones, drawn at random (a folder's images come sorted by
-    # class), so both sides have the sample size of every other FID here
-    # (FID's bias grows as the sample shrinks).
+    # held-out ones, drawn at random (so the ceiling does not depend on how
+    # a split is ordered), so both sides have the sample size of every
+    # other FID here (FID's bias grows as the sample shrinks).
     results["fid_pixel_mix"] = [
         fid.feature_fid(real, classifier.features(np.asarray(
             mixer_lib.Mixup().mix_batch(
