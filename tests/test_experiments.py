@@ -75,6 +75,28 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     assert "| ACAI | - | - |" in table
 
 
+@pytest.mark.parametrize("quick, per_100_epochs", [(False, 15625), (True, 2000)])
+def test_spiral_figure8_trains_amr_200_epochs_and_acai_300(quick, per_100_epochs):
+    """Fig. 8's budgets: AMR β = 0 twice Fig. 7's, both ACAIs three times."""
+    def budgets(figure):
+        runs = spiral.make_runs(spiral.Options(
+            output_dir="unused", quick=quick, figure=figure, seeds=2))
+        configs = {run.name: train_flags.config_from_flags(
+            restore.parse_training_flags(run.args)) for run in runs}
+        return {name: (config.steps, config.objective, config.consistency_weight)
+                for name, config in configs.items()}
+
+    assert budgets(8) == {
+        f"{name}_seed{seed}": (per_100_epochs * epochs // 100, objective, 0.0)
+        for name, epochs, objective in (("amr_beta0", 200, "amr"),
+                                        ("acai", 300, "acai"),
+                                        ("acai_berthelot", 300, "acai"))
+        for seed in range(2)}
+    figure7 = budgets(7)
+    assert len(figure7) == 2 * 7  # Four βs, the extension, two ACAIs.
+    assert {steps for steps, _, _ in figure7.values()} == {per_100_epochs}
+
+
 def test_fid_table_quick_pools_seeds_and_tests_against_arae(tmp_path, tiny_eval):
     with threadpoolctl.threadpool_limits(1):  # t-SNE's OpenMP on a busy CPU.
         pooled = fid_table.run(fid_table.Options(
@@ -162,6 +184,18 @@ def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --seed is set per run by the experiment; use --output_dir "
         "and --model_seeds")
+    assert not any(tmp_path.iterdir())
+
+
+def test_spiral_cli_refuses_betas_for_figure8(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "amr_tf.experiments.spiral", "--figure=8",
+         "--betas=0,10", f"--output_dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --betas is for --figure=7; Fig. 8 compares AMR β=0 with ACAI")
     assert not any(tmp_path.iterdir())
 
 

@@ -8,8 +8,10 @@ chance on the spiral), and ACAI twice on the 2-D spiral
 (configs/spiral.cfg): in AMR's set-up (λ = 10, spectrally
 normalised critic, AMR's optimiser, as the paper's Fig. 8 compares) and in
 Berthelot et al.'s (the packaged `acai` config). Without --quick each run
-trains the paper's 100 epochs (Fig. 7); `--steps=46875` (300 epochs, Fig. 8)
-resumes the same runs. It then measures for each run the fraction of
+trains the paper's 100 epochs (Fig. 7). `--figure=8` trains Fig. 8's
+comparison instead: AMR β = 0 for 200 epochs and both ACAIs for 300, the
+paper's budgets ("ACAI takes longer to converge"); a Fig. 7 study's runs
+copied into its --output_dir resume from their 100 epochs. It then measures for each run the fraction of
 decoded random mixes within --epsilon of the noiseless spiral (overall and
 for α in [0.25, 0.75]), their mean distance to it, and the mixing
 consistency ||h_mix - f(g(h_mix))|| (mixup, α ~ U(0, 1)), absolute and
@@ -40,10 +42,12 @@ from amr_tf.eval import summary
 from amr_tf.experiments import common
 from amr_tf.experiments import figures
 
-# --quick: 2,000 iterations (about 13 epochs of the 10,000 points).
-QUICK_FLAGS = ("--steps=2000", "--log_every=100")
-# The paper's 100 epochs of the 10,000 training points at batch 64.
-FULL_FLAGS = ("--steps=15625", "--log_every=625")
+# (iterations per 100 epochs, iterations between logs): the paper's 100
+# epochs of the 10,000 training points at batch 64, or --quick's 2,000
+# iterations (about 13 epochs).
+BUDGETS = {False: (15625, 625), True: (2000, 100)}
+# Fig. 8's runs and their epochs; Fig. 7 trains every run 100 epochs.
+FIGURE8_EPOCHS = {"amr_beta0": 200, "acai": 300, "acai_berthelot": 300}
 CURVE_FILE = "consistency_curve.json"
 CURVE_EXAMPLES = 512
 
@@ -57,6 +61,9 @@ UNCONSTRAINED_CRITIC = (
 
 flags.DEFINE_list("betas", ["0", "0.1", "10", "100"],
                   "Consistency weights β of the AMR runs.")
+flags.DEFINE_enum("figure", "7", ["7", "8"],
+                  "7: every β, the extension and both ACAIs for 100 epochs; "
+                  "8: AMR β=0 for 200 epochs and both ACAIs for 300.")
 flags.DEFINE_float("epsilon", 0.05,
                    "Distance to the noiseless spiral that counts as on it "
                    "(the data's noise std is 0.02).")
@@ -69,6 +76,7 @@ FLAGS = flags.FLAGS
 class Options:
     output_dir: str
     quick: bool = False
+    figure: int = 7
     betas: tuple[float, ...] = (0.0, 0.1, 10.0, 100.0)
     epsilon: float = 0.05
     seeds: int = 1
@@ -106,17 +114,30 @@ def _read_curve(path):
 
 
 def make_runs(options):
-    """AMR for each β, AMR β=0 with an unconstrained critic, then ACAI in
-    AMR's and in its authors' set-up, each for `options.seeds` model seeds."""
-    base = (common.config_flag("spiral"),
-            *(QUICK_FLAGS if options.quick else FULL_FLAGS))
+    """Fig. 7: AMR for each β, AMR β=0 with an unconstrained critic, then
+    ACAI in AMR's and in its authors' set-up, for 100 epochs; Fig. 8: AMR
+    β=0 and both ACAIs for `FIGURE8_EPOCHS`. Each for `options.seeds` model
+    seeds."""
+    betas = (0.0,) if options.figure == 8 else options.betas
     methods = [(f"amr_beta{beta:g}", f"AMR β={beta:g}",
                 ("--objective=amr", f"--consistency_weight={beta}"))
-               for beta in options.betas]
+               for beta in betas]
     methods.append(UNCONSTRAINED_CRITIC)
     methods += [(name, *common.METHODS[name])
                 for name in ("acai", "acai_berthelot")]
-    return [common.Run(f"{name}_seed{seed}", label, (*base, *args), seed)
+    epochs = {}
+    if options.figure == 8:
+        methods = [method for method in methods if method[0] in FIGURE8_EPOCHS]
+        epochs = FIGURE8_EPOCHS
+    per_100_epochs, log_every = BUDGETS[options.quick]
+
+    def budget(name):
+        return (f"--steps={per_100_epochs * epochs.get(name, 100) // 100}",
+                f"--log_every={log_every}")
+
+    return [common.Run(f"{name}_seed{seed}", label,
+                       (common.config_flag("spiral"), *budget(name), *args),
+                       seed)
             for name, label, args in methods for seed in range(options.seeds)]
 
 
@@ -235,9 +256,15 @@ def main(argv):
     cli.reject_extra_arguments(argv)
     logging.set_verbosity(logging.WARNING)
     with common.cli_errors():
+        figure = int(FLAGS.figure)
+        if figure == 8 and FLAGS["betas"].present:
+            raise UsageError("--betas is for --figure=7; Fig. 8 compares "
+                             "AMR β=0 with ACAI")
         options = Options(
-            output_dir=common.output_dir_or_default("spiral"),
+            output_dir=common.output_dir_or_default(
+                "spiral" if figure == 7 else "spiral_fig8"),
             quick=FLAGS.quick,
+            figure=figure,
             betas=_parse_betas(FLAGS.betas),
             epsilon=FLAGS.epsilon,
             seeds=FLAGS.model_seeds or 1,
