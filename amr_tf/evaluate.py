@@ -2,7 +2,8 @@
 
 Rebuilds the run from DIR/flags.txt, restores its latest checkpoint, prints
 each metric of METHOD.md §6 that applies (or those named by --metrics) and
-writes them to DIR/metrics.json and to TensorBoard (DIR/tensorboard/eval, at
+writes them to DIR/metrics.json (keeping the metrics of the same checkpoint
+not measured again) and to TensorBoard (DIR/tensorboard/eval, at
 the checkpoint's iteration); progress goes to stderr. Metrics measured
 several times (FID over resamples of mixes, t-SNE seeds) are printed as
 mean ± std and stored as lists; pool model seeds with

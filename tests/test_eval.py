@@ -194,6 +194,20 @@ def test_write_metrics_writes_json_and_a_tensorboard_scalar_per_metric(tmp_path)
     assert scalars == {"fid_mix": (7, 2.0), "accuracy": (7, 0.5)}
 
 
+def test_write_metrics_adds_to_the_same_checkpoints_metrics_only(tmp_path):
+    summary.write_metrics(str(tmp_path), {"iterations": 7, "fid_mix": [4.0],
+                                          "accuracy": 0.5})
+    summary.write_metrics(str(tmp_path), {"iterations": 7, "accuracy": 0.75})
+    assert summary.read_metrics(str(tmp_path)) == {
+        "iterations": 7, "fid_mix": [4.0], "accuracy": 0.75}
+    # A later checkpoint's metrics replace the earlier one's.
+    summary.write_metrics(str(tmp_path), {"iterations": 9, "accuracy": 0.8})
+    assert summary.read_metrics(str(tmp_path)) == {"iterations": 9,
+                                                   "accuracy": 0.8}
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        summary.METRICS_FILE, "tensorboard"]
+
+
 def test_paired_test_is_none_where_it_is_undefined():
     assert summary.paired_test([1.0, 2.0], [1.0]) is None  # Unpaired.
     assert summary.paired_test([1.0], [2.0]) is None  # One seed.

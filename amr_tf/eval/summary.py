@@ -26,14 +26,23 @@ TENSORBOARD_DIR = os.path.join("tensorboard", "eval")
 def write_metrics(model_dir, metrics):
     """Writes a run's metrics to `model_dir/metrics.json` and TensorBoard.
 
-    TensorBoard gets one scalar per numeric metric (a list's mean) under
-    `model_dir/tensorboard/eval`, at step `metrics["iterations"]`, so that
-    evaluations of a run's checkpoints line up with its training curves.
-    Returns the JSON file's path.
+    Metrics the file already holds for the same `metrics["iterations"]` (the
+    same checkpoint) and not measured again are kept, so evaluating a subset
+    (`--metrics=...`) adds to a run's metrics; a file of another iteration
+    is replaced. TensorBoard gets one scalar per numeric metric given (a
+    list's mean) under `model_dir/tensorboard/eval`, at step
+    `metrics["iterations"]`, so that evaluations of a run's checkpoints line
+    up with its training curves. Returns the JSON file's path.
     """
     path = os.path.join(model_dir, METRICS_FILE)
-    with open(path, "w") as metrics_file:
-        json.dump(metrics, metrics_file, indent=2)
+    stored = {}
+    if os.path.isfile(path):
+        stored = read_metrics(model_dir)
+    if stored.get("iterations") != metrics.get("iterations"):
+        stored = {}
+    with open(path + ".tmp", "w") as metrics_file:
+        json.dump({**stored, **metrics}, metrics_file, indent=2)
+    os.replace(path + ".tmp", path)
     step = int(metrics.get("iterations", 0))
     writer = tf.summary.create_file_writer(os.path.join(model_dir, TENSORBOARD_DIR))
     with writer.as_default():
