@@ -4,24 +4,33 @@ Images are float arrays in [-1, 1] as everywhere in amr_tf. Figures are
 `matplotlib.figure.Figure`s, as in `amr_tf.visualize`: no pyplot state.
 """
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from amr_tf import visualize
 
+# Characters per line of a point-mix panel's title (3.2 in at 9 pt).
+PANEL_TITLE_CHARACTERS = 36
+
+
 def save_point_mix_panels(path, panels):
     """One scatter per run of data (blue) and decoded mixes (orange).
 
     Args:
-        panels: list of (title, data (N, 2), decoded mixes (M, 2)).
+        panels: list of (title, data (N, 2), decoded mixes (M, 2)); titles
+            are wrapped to their panel's width, and the figure is cropped
+            to what it draws.
     """
     figure = Figure(figsize=(3.2 * len(panels), 3.4), dpi=80)
     axes = figure.subplots(1, len(panels), squeeze=False)
     for axis, (title, data, decoded) in zip(axes[0], panels):
-        visualize.draw_point_mixes(axis, data, decoded, title)
+        visualize.draw_point_mixes(axis, data, decoded,
+                                   textwrap.fill(title, PANEL_TITLE_CHARACTERS))
         axis.set_xticks([])
         axis.set_yticks([])
-    visualize.save_figure(figure, path)
+    visualize.save_figure(figure, path, crop=True)
 
 
 def save_bar_chart(path, values, ylabel, reference=None, reference_label=None):
