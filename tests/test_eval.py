@@ -2,6 +2,7 @@
 
 import math
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -54,6 +55,18 @@ def test_frechet_distance_matches_the_symmetric_form_for_general_covariances():
                 - 2 * np.trace(scipy.linalg.sqrtm(root_a @ b @ root_a).real))
     assert fid.frechet_distance(mean_a, a, mean_b, b) == pytest.approx(expected)
     assert fid.frechet_distance(mean_a, a, mean_a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_is_exact_and_silent_for_singular_covariances():
+    """A feature that never fires (a zero row and column) changes nothing:
+    the distance is that of the live features, with no LinAlgWarning."""
+    live = fid.frechet_distance([1.0, 2.0], np.diag([4.0, 9.0]), [0.0, 0.0],
+                                np.eye(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dead = fid.frechet_distance([1.0, 2.0, 0.0], np.diag([4.0, 9.0, 0.0]),
+                                    [0.0, 0.0, 0.0], np.diag([1.0, 1.0, 0.0]))
+    assert dead == pytest.approx(live) == pytest.approx(10.0)
 
 
 def test_feature_fid_of_samples_approaches_the_closed_form():
