@@ -10,8 +10,9 @@ normalised critic, AMR's optimiser, as the paper's Fig. 8 compares) and in
 Berthelot et al.'s (the packaged `acai` config). Without --quick each run
 trains the paper's 100 epochs (Fig. 7). `--figure=8` trains Fig. 8's
 comparison instead: AMR β = 0 for 200 epochs and both ACAIs for 300, the
-paper's budgets ("ACAI takes longer to converge"); a Fig. 7 study's runs
-copied into its --output_dir resume from their 100 epochs. It then measures for each run the fraction of
+paper's budgets ("ACAI takes longer to converge"), by default into
+runs/experiments/spiral_fig8; a Fig. 7 study's runs copied there resume
+from their 100 epochs. It then measures for each run the fraction of
 decoded random mixes within --epsilon of the noiseless spiral (overall and
 for α in [0.25, 0.75]), their mean distance to it, and the mixing
 consistency ||h_mix - f(g(h_mix))|| (mixup, α ~ U(0, 1)), absolute and
