@@ -61,6 +61,10 @@ def test_spiral_quick_tracks_consistency_and_plots_every_run(tmp_path):
     for run_name in ("amr_beta0_seed0", "acai_seed0", "acai_berthelot_seed0"):
         curve = json.loads((tmp_path / run_name / spiral.CURVE_FILE).read_text())
         assert [iteration for iteration, _ in curve] == [1, 2]
+    # Every run keeps metrics that `amr_tf.aggregate` can pool.
+    acai_metrics = summary.read_metrics(str(tmp_path / "acai_seed0"))
+    assert acai_metrics["iterations"] == 2
+    assert acai_metrics["on_manifold_fraction"] == results["ACAI"]["on_manifold_fraction"][0]
     unconstrained = (tmp_path / "amr_beta0_unconstrained_seed0" / "flags.txt").read_text()
     assert "--disc_norm=none" in unconstrained
     authors = (tmp_path / "acai_berthelot_seed0" / "flags.txt").read_text()

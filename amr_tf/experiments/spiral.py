@@ -22,7 +22,8 @@ has model-free references scored the same way: input-space mixes of the
 same pairs and uniform points (floors), and the held-out data (ceiling). Writes under
 --output_dir: spiral_mixes.png (decoded mixes over the data, per run),
 spiral_on_manifold.png, spiral_consistency.png, training_curves.png,
-results.json, results.md.
+results.json, results.md, and each run's metrics.json (for
+`python -m amr_tf.aggregate`).
 """
 
 import dataclasses
@@ -164,6 +165,7 @@ def run(options):
                                        settings)
         metrics["train_seconds"] = item.seconds
         metrics["reconstruction_plateau_change"] = change
+        summary.write_metrics(restored.config.model_dir, metrics)
         per_run.append((method, metrics))
         if item.run.seed == 0:  # Figures show the first seed.
             data = metrics_lib.first_examples(restored.config.data, "test",
