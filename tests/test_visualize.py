@@ -22,6 +22,18 @@ def png_size(path):
     return struct.unpack(">II", header[16:24])
 
 
+def grey_pixels(path):
+    """A PNG's pixels as a (height, width) uint8 array, 255 white."""
+    with open(path, "rb") as png:
+        return tf.io.decode_png(png.read(), channels=1).numpy()[..., 0]
+
+
+def assert_white_margin(image):
+    """Nothing drawn touches the image's edges: it was not cut off."""
+    for edge in (image[:, :2], image[:, -2:], image[:2], image[-2:]):
+        assert edge.min() == 255
+
+
 def test_import_keeps_the_backend_and_loads_no_pyplot():
     script = (
         "import sys, matplotlib\n"
@@ -54,11 +66,9 @@ def test_image_grids_keep_long_row_labels_whole(tmp_path):
     figures.save_image_grid(tmp_path / "grid.png", rows[0], ["a", "b", "c"],
                             ["pixel", long_label])
     for name in ("interpolation.png", "grid.png"):
-        image = tf.io.decode_png((tmp_path / name).read_bytes(), channels=1)
-        image = image.numpy()[..., 0]
-        assert image.shape[1] > 2 * image.shape[0]  # the label, wider than tall
-        for edge in (image[:, :2], image[:, -2:], image[:2], image[-2:]):
-            assert edge.min() == 255, name
+        image = grey_pixels(tmp_path / name)
+        assert image.shape[1] > 2 * image.shape[0], name  # the label, wider than tall
+        assert_white_margin(image)
 
 
 def test_experiment_figures_sizes(tmp_path):
@@ -78,12 +88,8 @@ def test_point_mix_panels_keep_long_titles_inside_the_figure(tmp_path):
         figures.save_point_mix_panels(
             tmp_path / f"{name}.png",
             [("a", points, points), (last_title, points, points)])
-        image = tf.io.decode_png((tmp_path / f"{name}.png").read_bytes(),
-                                 channels=1)
-        images[name] = image.numpy()[..., 0]
-    for edge in (images["long"][:, :2], images["long"][:, -2:],
-                 images["long"][:2], images["long"][-2:]):
-        assert edge.min() == 255  # Cropped to the drawing, nothing cut.
+        images[name] = grey_pixels(tmp_path / f"{name}.png")
+    assert_white_margin(images["long"])  # Cropped to the drawing, nothing cut.
     # Wrapped to its panel: the title widens nothing, it adds a line.
     assert images["long"].shape[1] == images["short"].shape[1]
     assert images["long"].shape[0] > images["short"].shape[0]
