@@ -1,4 +1,5 @@
-"""Keras callbacks of the training loop: throughput, progress, summaries."""
+"""Keras callbacks of the training loop: throughput, progress, summaries,
+stopping at a plateau."""
 
 import time
 
@@ -6,11 +7,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from amr_tf import curves
 from amr_tf import inference
 from amr_tf import visualize
 
 # The loss logs a progress line shows; TensorBoard gets every term.
 PROGRESS_TERMS = ("g_reconstruction", "g_total", "d_total")
+# The loss term whose plateau `StopAtPlateau` waits for.
+PLATEAU_TERM = "g_reconstruction"
 
 
 class Throughput(keras.callbacks.Callback):
@@ -149,3 +153,43 @@ class Summaries(keras.callbacks.Callback):
         mixes = inference.random_mixes(self.model, inputs, self.seed,
                                        self.eval_batch.get("attributes"))
         return visualize.tile(np.stack([inputs, reconstructions, mixes]))
+
+
+class StopAtPlateau(keras.callbacks.Callback):
+    """Stops training once the reconstruction loss has levelled off.
+
+    When training starts and at the end of every block, it reads the run's
+    `g_reconstruction` scalars back from `model_dir`'s TensorBoard logs
+    (those `Summaries` wrote, every resume included) and asks `loop.run` to
+    stop when their `curves.plateau_change` is at least `-tolerance`: the
+    mean over the last tenth of the iterations fell by less than that
+    fraction against the tenth before (or rose). It waits until each tenth
+    holds `curves.PLATEAU_MIN_POINTS` values. A run stopped here that is
+    resumed stops again before its first iteration.
+
+    Attributes:
+        change: the `plateau_change` that stopped training, or None.
+    """
+
+    def __init__(self, model_dir, tolerance):
+        super().__init__()
+        self.model_dir = model_dir
+        self.tolerance = tolerance
+        self.change = None
+
+    def on_train_begin(self, logs=None):
+        self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check()
+
+    def _check(self):
+        curve = curves.read_scalars(self.model_dir, (PLATEAU_TERM,))[PLATEAU_TERM]
+        change = curves.plateau_change(curve, curves.PLATEAU_MIN_POINTS)
+        if change >= -self.tolerance:  # False for NaN: too few values.
+            self.change = change
+            self.model.stop_training = True
+            print(f"{PLATEAU_TERM} levelled off by iteration "
+                  f"{self.model.completed_iterations()}: {change:+.2%} over "
+                  f"the last tenth of the run (--stop_at_plateau="
+                  f"{self.tolerance:g}); training stops.", flush=True)

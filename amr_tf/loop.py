@@ -160,6 +160,16 @@ def preemption_requests(strategy):
             yield sigterm.is_set
 
 
+def stop_requests(strategy):
+    """A function(stop: bool) -> bool for a stop a callback asks for when
+    training starts or a block ends (`model.stop_training`): across the
+    workers of `strategy`, True on all of them when any asked (a callback
+    may run on the chief alone); in one process, `stop` itself."""
+    if distribution.spans_workers(strategy):
+        return distribution.any_worker(strategy)
+    return bool
+
+
 def run(model, make_iterator, checkpoints, *, steps, log_every,
         on_nonfinite="stop", max_rollbacks=3, callbacks=()):
     """Trains `model` from its current iteration to `steps`.
@@ -175,7 +185,10 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
         max_rollbacks: rollbacks allowed in a row (without a checkpoint
             saved in between) before stopping anyway.
         callbacks: Keras callbacks, called as by `fit` with one epoch per
-            block (progress lines come from one, `callbacks.Progress`).
+            block (progress lines come from one, `callbacks.Progress`). One
+            that sets `model.stop_training` stops training after the
+            iteration, with a checkpoint; set in `on_train_begin` or
+            `on_epoch_end`, it stops every worker of a cluster.
 
     Raises:
         NonFiniteLossError: a loss became NaN/Inf and the policy (or the
@@ -195,9 +208,12 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
     result = LoopResult(history={})
     rollbacks_in_a_row = 0
     logs = {}
+    agreed_stop = stop_requests(model.distribute_strategy)
     callback_list.on_train_begin()
+    model.stop_training = agreed_stop(model.stop_training)
     with preemption_requests(model.distribute_strategy) as preempted:
-        while done < steps and not result.preempted:
+        while (done < steps and not result.preempted
+               and not model.stop_training):
             block = done // log_every
             block_end = min((block + 1) * log_every, steps)
             model.reset_metrics()
@@ -227,6 +243,7 @@ def run(model, make_iterator, checkpoints, *, steps, log_every,
                     break
             else:
                 callback_list.on_epoch_end(block, _block_logs(model))
+                model.stop_training = agreed_stop(model.stop_training)
             if done == block_end or result.preempted or model.stop_training:
                 checkpoints.save(done)
                 rollbacks_in_a_row = 0

@@ -114,8 +114,6 @@ def train(config, flag_text="", structural_flags=None, callbacks=()):
 
     outcome = loop.LoopResult(history={})
     if model.completed_iterations() < config.steps:
-        eval_batch = inputs.held_out_examples(config, 8)
-
         def make_iterator(batches_consumed):
             return iter(strategy.distribute_datasets_from_function(
                 lambda context: inputs.train_dataset(
@@ -129,11 +127,7 @@ def train(config, flag_text="", structural_flags=None, callbacks=()):
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
                 callbacks_lib.Progress(config.steps),
-            ] + ([callbacks_lib.Summaries(
-                os.path.join(config.model_dir, run_directory.TENSORBOARD),
-                eval_batch, info.is_image, seed=config.seed,
-                summary_every=config.summary_every,
-                flag_text=flag_text)] if chief else []),
+            ] + (_chief_callbacks(config, info, flag_text) if chief else []),
         )
     iterations = model.completed_iterations()
     if outcome.preempted:
@@ -146,3 +140,16 @@ def train(config, flag_text="", structural_flags=None, callbacks=()):
         export_path = export_lib.export_trained(model, config, info, flag_text)
     return TrainResult(model, iterations, figure_path, outcome.history,
                        export_path, rollbacks=outcome.rollbacks)
+
+
+def _chief_callbacks(config, info, flag_text):
+    """The callbacks that write or read the run's TensorBoard logs: the
+    summaries and, with `--stop_at_plateau`, the plateau check."""
+    summaries = callbacks_lib.Summaries(
+        os.path.join(config.model_dir, run_directory.TENSORBOARD),
+        inputs.held_out_examples(config, 8), info.is_image, seed=config.seed,
+        summary_every=config.summary_every, flag_text=flag_text)
+    if config.stop_at_plateau is None:
+        return [summaries]
+    return [summaries, callbacks_lib.StopAtPlateau(config.model_dir,
+                                                   config.stop_at_plateau)]

@@ -291,10 +291,11 @@ def _wait_for_cluster(workers, log_paths):
     return logs
 
 
-def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0)):
-    """Trains `MULTI_WORKER_FLAGS` on a cluster of two worker processes;
-    worker i raises SIGTERM in itself when iteration `sigterm_at[i]` ends
-    (0: never).
+def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0),
+                          extra_flags=()):
+    """Trains `MULTI_WORKER_FLAGS` and `extra_flags` on a cluster of two
+    worker processes; worker i raises SIGTERM in itself when iteration
+    `sigterm_at[i]` ends (0: never).
 
     Returns each worker's result: iterations, preempted and its weights.
     """
@@ -302,7 +303,7 @@ def _train_on_two_workers(tmp_path, model_dir, sigterm_at=(0, 0)):
                for index in range(2)]
     _wait_for_cluster(*_start_cluster(tmp_path, model_dir.name, [
         [sys.executable, "-c", WORKER, str(output), str(iteration),
-         *MULTI_WORKER_FLAGS, f"--model_dir={model_dir}"]
+         *MULTI_WORKER_FLAGS, *extra_flags, f"--model_dir={model_dir}"]
         for output, iteration in zip(outputs, sigterm_at)]))
     return [dict(np.load(output)) for output in outputs]
 
@@ -384,6 +385,20 @@ def test_sigterm_to_one_worker_stops_both_at_one_checkpoint_then_resumes(
     _, uninterrupted = uninterrupted_cluster
     for result in resumed:
         _assert_same_weights(result, uninterrupted[0])
+
+
+def test_a_plateau_seen_by_the_chief_stops_both_workers_after_one_block(
+        tmp_path):
+    """--stop_at_plateau reads the chief's TensorBoard logs on the chief
+    alone; both workers still stop after the same block (iteration 100, the
+    first block end with 10 scalars per tenth of the run), in step."""
+    model_dir = tmp_path / "run"
+    results = _train_on_two_workers(
+        tmp_path, model_dir, extra_flags=(
+            "--steps=100000", "--summary_every=1", "--stop_at_plateau=1e9"))
+    assert [result["iterations"] for result in results] == [100, 100]
+    assert not any(result["preempted"] for result in results)
+    _assert_same_weights(results[0], results[1])
 
 
 def test_sigterm_to_one_worker_of_the_cli_exits_every_worker_with_0(tmp_path):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
+from amr_tf import curves
 from amr_tf import flags as train_flags
 from amr_tf import restore
 from amr_tf.eval import classifier as classifier_lib
@@ -21,7 +22,6 @@ from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import class_mixer
 from amr_tf.experiments import common
-from amr_tf.experiments import curves
 from amr_tf.experiments import fid_table
 from amr_tf.experiments import lines
 from amr_tf.experiments import spiral
@@ -254,11 +254,8 @@ def test_curves_read_every_logged_iteration_across_a_resume(tmp_path):
     assert read["no_such_term"].shape == (0, 2)
 
 
-def test_plateau_change_compares_the_last_tenth_with_the_one_before():
-    iterations = np.arange(1, 101, dtype=np.float64)
-    flat = np.stack([iterations, np.full(100, 0.5)], axis=1)
-    assert curves.plateau_change(flat) == 0.0
-    falling = np.stack([iterations, 200.0 - iterations], axis=1)
-    # Last tenth: values 109..100, mean 104.5; the tenth before: mean 114.5.
-    assert curves.plateau_change(falling) == pytest.approx(-10 / 114.5)
-    assert np.isnan(curves.plateau_change(falling[:15]))
+def test_iterations_cell_lists_each_seed_only_where_they_differ():
+    assert common.iterations_cell({"iterations": [1500.0, 1500.0]}) == "1500"
+    assert common.iterations_cell(
+        {"iterations": [2750.0, 3000.0, 4250.0]}) == "2750, 3000, 4250"
+    assert common.iterations_cell({"line_mean_distance": [0.01]}) == "-"

@@ -21,6 +21,7 @@ from absl import flags
 
 from amr_tf import cli
 from amr_tf import configs
+from amr_tf import curves as curves_lib
 from amr_tf import flags as train_flags
 from amr_tf import inference
 from amr_tf import restore
@@ -31,13 +32,14 @@ from amr_tf.errors import UsageError
 from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
-from amr_tf.experiments import curves as curves_lib
 from amr_tf.experiments import figures
 
 RESULTS_FILE = "results.json"
 # Seconds a run has spent training, over every resume.
 TIMING_FILE = "train_seconds.txt"
 TABLE_FILE = "results.md"
+# The loss terms of every run's curves in training_curves.png.
+CURVE_TAGS = ("g_reconstruction", "g_total", "d_total")
 # Training flags an experiment sets per run itself.
 _RUN_FLAGS = ("model_dir", "seed")
 
@@ -244,11 +246,11 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
 
 
 def save_training_curves(path, trained):
-    """Draws every run's loss curves (`curves.CURVE_TAGS`), a colour per
+    """Draws every run's loss curves (`CURVE_TAGS`), a colour per
     method; returns each run's `curves.plateau_change` of its
     reconstruction loss, in the order of `trained`."""
     runs = [curves_lib.read_scalars(item.restored.config.model_dir,
-                                    curves_lib.CURVE_TAGS) for item in trained]
+                                    CURVE_TAGS) for item in trained]
     by_run_method = by_method(zip(trained, runs), lambda pair: pair[0].run.method)
     figures.save_training_curves(
         path, {method: [run for _, run in group]
@@ -265,6 +267,16 @@ def paired_test_rows(pooled, baseline, names, skip=()):
                         or "-" for name in names]
             for method, metrics in pooled.items()
             if method != baseline and method not in skip]
+
+
+def iterations_cell(metrics):
+    """A table cell of a method's training iterations: the count its seeds
+    share, or each seed's in seed order (runs that stopped at a plateau,
+    `--stop_at_plateau`, differ); "-" without any."""
+    counts = [f"{count:.0f}" for count in metrics.get("iterations", [])]
+    if not counts:
+        return "-"
+    return counts[0] if len(set(counts)) == 1 else ", ".join(counts)
 
 
 def by_method(items, method_of):

@@ -133,10 +133,11 @@ def _table(pooled, seeds, settings):
         seconds = np.mean(metrics["train_seconds"])
         rows.append([method] + [summary.format_value(metrics[name], 3)
                                 if name in metrics else "-"
-                                for name in columns] + [f"{seconds:.0f}"])
+                                for name in columns]
+                    + [common.iterations_cell(metrics), f"{seconds:.0f}"])
     text = common.markdown_table(
-        ["method"] + [COLUMNS[name] for name in columns] + ["train s / run"],
-        rows)
+        ["method"] + [COLUMNS[name] for name in columns]
+        + ["iterations", "train s / run"], rows)
     text += (f"\n\nmean ± std over {seeds} model seeds (n = seeds); each "
              f"seed's value is its mean over {settings.resamples} sets of "
              f"random mixes (FID) or {settings.tsne_seeds} t-SNE seeds; "

@@ -83,13 +83,14 @@ def run(options):
              _format(metrics, "line_smoothness", 1.0),
              _format(metrics, "mixing_consistency", 1.0),
              _format(metrics, "reconstruction_plateau_change", 1.0),
+             common.iterations_cell(metrics),
              (f"{np.mean(metrics['train_seconds']):.0f}"
               if "train_seconds" in metrics else "-")]
             for method, metrics in pooled.items()]
     table = common.markdown_table(
         ["method", "Mean Distance (x1e-3)", "Smoothness",
          "mixing consistency", "recon. loss change, last 10 %",
-         "train s / run"], rows)
+         "iterations", "train s / run"], rows)
     table += (f"\n\n{settings.line_pairs} held-out pairs, {settings.line_steps} "
               f"interpolants each; mean ± std over {seeds} model seed(s).")
     table += _tests_against_baseline(pooled)

@@ -224,7 +224,7 @@ def _table(results, references, options, settings):
              summary.format_value(m["mixing_consistency"], 3),
              summary.format_value(m["relative_mixing_consistency"], 3),
              summary.format_value(m["reconstruction_plateau_change"], 2),
-             f"{m['iterations'][0]:.0f}", f"{np.mean(m['train_seconds']):.0f}"]
+             common.iterations_cell(m), f"{np.mean(m['train_seconds']):.0f}"]
             for method, m in results.items()]
     rows += [[label, *cells(references, prefix), "-", "-", "-", "-", "-"]
              for label, prefix in REFERENCE_ROWS]

@@ -1,4 +1,5 @@
-"""Training curves read back from the runs' TensorBoard scalars.
+"""Training curves read back from a run's TensorBoard scalars, and whether
+one has levelled off.
 
 Training writes each logged loss term every `--summary_every` iterations to
 `<model_dir>/tensorboard`; a resumed run appends a new events file, and
@@ -12,11 +13,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.util import event_pb2
 
-# The loss terms an experiment's curve figure shows.
-CURVE_TAGS = ("g_reconstruction", "g_total", "d_total")
+from amr_tf import run_directory
+
 # `plateau_change` compares the mean of the last PLATEAU_SHARE of the
 # iterations with the mean of the share before it.
 PLATEAU_SHARE = 0.1
+# Logged values per share before `--stop_at_plateau` trusts the change: a
+# share of 10 values averages 10 * --summary_every iterations.
+PLATEAU_MIN_POINTS = 10
 
 
 def read_scalars(model_dir, tags):
@@ -24,7 +28,8 @@ def read_scalars(model_dir, tags):
     {tag: float64 [n, 2] of (iteration, value)}, sorted by iteration; an
     empty [0, 2] for a tag never logged."""
     values = {tag: {} for tag in tags}
-    pattern = os.path.join(model_dir, "tensorboard", "events.out.tfevents.*")
+    pattern = os.path.join(model_dir, run_directory.TENSORBOARD,
+                           "events.out.tfevents.*")
     for path in sorted(glob.glob(pattern), key=os.path.getmtime):
         for record in tf.data.TFRecordDataset(path):
             event = event_pb2.Event.FromString(record.numpy())
@@ -37,13 +42,18 @@ def read_scalars(model_dir, tags):
             for tag, points in values.items()}
 
 
-def plateau_change(curve):
+def plateau_change(curve, min_points=2):
     """Relative change of a curve over its last `PLATEAU_SHARE` of
     iterations: (mean of the last share − mean of the share before) / |mean
     of the share before|. Near 0 when the loss has levelled off; negative
-    while it still falls. NaN with fewer than 2 points per share."""
+    while it still falls. NaN with fewer than `min_points` points per share.
+
+    Args:
+        curve: float [n, 2] of (iteration, value), sorted by iteration, as
+            `read_scalars` returns it.
+    """
     count = int(len(curve) * PLATEAU_SHARE)
-    if count < 2:
+    if count < max(min_points, 2):
         return float("nan")
     last = curve[-count:, 1].mean()
     before = curve[-2 * count:-count, 1].mean()
