@@ -1,6 +1,8 @@
 """Training curves read back from TensorBoard, whether they have levelled
 off, and training that stops there (--stop_at_plateau)."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -89,11 +91,9 @@ def tiny_config(model_dir, *flags):
         "\n".join([*SPIRAL_FLAGS, *flags, f"--model_dir={model_dir}"]))
 
 
-def checkpoint_iterations(model_dir):
-    state = tf.train.get_checkpoint_state(
+def latest_checkpoint(model_dir):
+    return tf.train.latest_checkpoint(
         str(model_dir / run_directory.CHECKPOINTS))
-    return [int(path.rsplit("-", 1)[1])
-            for path in state.all_model_checkpoint_paths]
 
 
 def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
@@ -104,14 +104,16 @@ def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
                          "--stop_at_plateau=1e9")
     first = training.train(config)
     assert first.iterations == 100 and not first.preempted
-    assert checkpoint_iterations(tmp_path)[-1] == 100
+    assert latest_checkpoint(tmp_path).endswith("ckpt-100")
     assert first.figure_path is not None
     assert "levelled off by iteration 100" in capsys.readouterr().out
 
     # Resumed, it stops before its first iteration and saves nothing.
+    saved = os.stat(latest_checkpoint(tmp_path) + ".index").st_mtime_ns
     again = training.train(config)
     assert again.iterations == 100
-    assert checkpoint_iterations(tmp_path)[-1] == 100
+    assert latest_checkpoint(tmp_path).endswith("ckpt-100")
+    assert os.stat(latest_checkpoint(tmp_path) + ".index").st_mtime_ns == saved
     logged = curves.read_scalars(str(tmp_path), (callbacks.PLATEAU_TERM,))
     assert logged[callbacks.PLATEAU_TERM][-1, 0] == 100
 
