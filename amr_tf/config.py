@@ -81,6 +81,10 @@ class TrainConfig:
                                 bounds=UNIT_INTERVAL)
     n_critic: int = setting(5, "Discriminator updates per generator update.",
                             bounds=COUNT)
+    gradient_penalty: float = setting(
+        0.0, "AMR and ARAE: weight of the R1 penalty ½‖∇ₓD(x)‖² on D's "
+        "gradient at real inputs (an extension beyond the paper, for "
+        "--disc_norm=none; 0: none).", bounds=NON_NEGATIVE)
 
     # Optimisation.
     learning_rate: float = setting(2e-4, "Adam learning rate.",

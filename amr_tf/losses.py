@@ -69,6 +69,18 @@ def distance(a, b, kind="l1"):
     return _per_example_mean(tf.square(difference))
 
 
+def gradient_penalty(gradients):
+    """R1 penalty (Mescheder et al., 2018): ½‖∇ₓD(x)‖² per example.
+
+    Args:
+        gradients: (B, ...) gradients of D's logits with respect to real
+            inputs x.
+    """
+    squares = tf.square(tf.cast(gradients, tf.float32))
+    return 0.5 * tf.reduce_sum(
+        tf.reshape(squares, [tf.shape(squares)[0], -1]), axis=1)
+
+
 def attribute_loss(logits, targets):
     """Multi-label sigmoid cross-entropy, mean over the k attributes.
 

@@ -56,9 +56,12 @@ def _build_model(config, info):
             *networks, mixer=mixer, class_mixer=class_mixer,
             consistency_weight=config.consistency_weight,
             cls_weight=config.cls_weight,
-            mask_sparsity_weight=config.mask_sparsity_weight, **common)
+            mask_sparsity_weight=config.mask_sparsity_weight,
+            gradient_penalty=config.gradient_penalty, **common)
     elif config.objective == "arae":
-        model = objectives.ARAE(*networks, **common)
+        model = objectives.ARAE(*networks,
+                                gradient_penalty=config.gradient_penalty,
+                                **common)
     else:
         model = objectives.ACAI(*networks, adversary_weight=config.adversary_weight,
                                 gamma=config.acai_gamma, **common)

@@ -58,6 +58,12 @@ def validate(config):
             "{mixer} needs binary attributes, and {dataset} has none",
             mixer=argument(config, "mixer"),
             dataset=argument(config.data, "name"))
+    if config.gradient_penalty and config.objective == "acai":
+        raise ArgumentError(
+            "{penalty} penalises a GAN discriminator's gradient; {objective}'s "
+            "critic regresses the mixing coefficient instead",
+            penalty=argument(config, "gradient_penalty"),
+            objective=argument(config, "objective"))
     config.arch.validate(info.input_shape)
     return info
 

@@ -136,6 +136,9 @@ def test_resume_with_other_network_flags_fails_and_keeps_the_checkpoint(
     (["--dataset=folder", "--data_dir=/nonexistent/shoes"], "/nonexistent/shoes"),
     (["--dataset=celeb_a", "--data_dir={empty}"], "tfds build celeb_a"),
     (["--learning_rate=-1"], "--learning_rate=-1.0 must be a finite number > 0"),
+    (["--objective=acai", "--gradient_penalty=10"],
+     "--gradient_penalty=10.0 penalises a GAN discriminator's gradient; "
+     "--objective=acai's critic"),
 ])
 def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path):
     empty = tmp_path / "tfds"

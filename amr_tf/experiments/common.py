@@ -71,7 +71,10 @@ FULL_FLAGS = {"shapes": ("--n_critic=5", "--learning_rate=2e-4",
 # set-up (critic without spectral norm, linear decoder, λ = 1 squared error,
 # Adam 1e-4 (0.9, 0.999), one critic update per batch).
 # "amr_mixup_unconstrained" is an extension beyond the paper: AMR with a
-# critic without spectral norm (docs/METHOD.md §4).
+# critic without spectral norm (docs/METHOD.md §4); "amr_mixup_r1" adds the
+# R1 gradient penalty on real inputs, weight R1_WEIGHT (Mescheder et al.'s
+# usual γ = 10), the usual constraint on an unnormalised critic.
+R1_WEIGHT = 10.0
 METHODS = {
     "arae": ("ARAE", ("--objective=arae",)),
     "acai": ("ACAI", ("--objective=acai",)),
@@ -83,6 +86,10 @@ METHODS = {
     "amr_mixup_unconstrained": (
         "AMR (mixup), critic without spectral norm (extension)",
         ("--objective=amr", "--mixer=mixup", "--disc_norm=none")),
+    "amr_mixup_r1": (
+        "AMR (mixup), critic without spectral norm, R1 penalty (extension)",
+        ("--objective=amr", "--mixer=mixup", "--disc_norm=none",
+         f"--gradient_penalty={R1_WEIGHT:g}")),
 }
 
 flags.DEFINE_list("methods", list(METHODS),

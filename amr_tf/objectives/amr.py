@@ -39,8 +39,11 @@ class AMR(AdversarialAutoencoder):
         + l_GAN(D(g(h_mix)), fake)                        "fake_mix"
         + l_GAN(D(g(h~_mix)), fake)                       "fake_class_mix"
         + BCE(D_cls(x), y)                                "real_attributes"
+        + gradient_penalty * ½‖∇ₓ D(x)‖²                  "gradient_penalty" (if > 0)
 
-    with generated inputs held constant. With a class mixer, D_cls's accuracy
+    with generated inputs held constant. The R1 gradient penalty on real
+    inputs (Mescheder et al., 2018) is an extension beyond the paper, for a
+    critic without spectral norm (docs/METHOD.md §4). With a class mixer, D_cls's accuracy
     is watched (logged, not minimised) on real images against y
     ("attribute_accuracy_real", in D's update) and on class mixes against
     round(y~_mix) ("attribute_accuracy_class_mix", in the generator's). Mixing is disabled when `mixer` is
@@ -52,12 +55,13 @@ class AMR(AdversarialAutoencoder):
         consistency_weight: beta.
         cls_weight: weight of the class-consistency term.
         mask_sparsity_weight: weight of the class mixer's sparsity term.
+        gradient_penalty: weight of D's R1 gradient penalty (0: none).
         **kwargs: see `AdversarialAutoencoder`.
     """
 
     def __init__(self, encoder, decoder, discriminator, *, mixer=None,
                  class_mixer=None, consistency_weight=0.0, cls_weight=1.0,
-                 mask_sparsity_weight=0.0, **kwargs):
+                 mask_sparsity_weight=0.0, gradient_penalty=0.0, **kwargs):
         super().__init__(encoder, decoder, discriminator, **kwargs)
         if class_mixer is not None and mixer is None:
             raise ValueError("the class mixer is added to an unsupervised mixer")
@@ -66,6 +70,7 @@ class AMR(AdversarialAutoencoder):
         self.consistency_weight = consistency_weight
         self.cls_weight = cls_weight
         self.mask_sparsity_weight = mask_sparsity_weight
+        self.gradient_penalty = gradient_penalty
         self.create_trackers()
 
     @property
@@ -97,6 +102,8 @@ class AMR(AdversarialAutoencoder):
             terms["fake_class_mix"] = 1.0
             terms["real_attributes"] = 1.0
             terms["attribute_accuracy_real"] = WATCHED
+        if self.gradient_penalty:
+            terms["gradient_penalty"] = self.gradient_penalty
         return terms
 
     def _fool_d(self, logits):
@@ -182,12 +189,21 @@ class AMR(AdversarialAutoencoder):
     def discriminator_losses(self, batch, fakes):
         inputs = batch["inputs"]
         names = ["real"] + list(fakes)
-        images = [inputs] + [tf.cast(fakes[n], inputs.dtype) for n in fakes]
-        # One training-mode call: spectral normalisation renormalises once.
-        scores = self.discriminator(tf.concat(images, axis=0), training=True)
-        logits = dict(zip(names, tf.split(scores["logits"], len(images))))
+        # The tape differentiates D's logits on real inputs for the R1 term
+        # (D has no batch statistics: each logit depends on its input alone).
+        with tf.GradientTape(watch_accessed_variables=False) as input_tape:
+            input_tape.watch(inputs)
+            images = [inputs] + [tf.cast(fakes[n], inputs.dtype) for n in fakes]
+            # One training-mode call: spectral normalisation renormalises once.
+            scores = self.discriminator(tf.concat(images, axis=0),
+                                        training=True)
+            logits = dict(zip(names, tf.split(scores["logits"], len(images))))
+            real_logits_sum = tf.reduce_sum(tf.cast(logits["real"], tf.float32))
 
         values = {"real": self._d_says("real", logits["real"])}
+        if self.gradient_penalty:
+            values["gradient_penalty"] = losses.gradient_penalty(
+                input_tape.gradient(real_logits_sum, inputs))
         for name in fakes:
             values[f"fake_{name}"] = self._d_says("fake", logits[name])
         if "real_attributes" in self.term_weights[DISCRIMINATOR]:
