@@ -161,21 +161,24 @@ class StopAtPlateau(keras.callbacks.Callback):
     When training starts and at the end of every block, it reads the run's
     `g_reconstruction` scalars back from `model_dir`'s TensorBoard logs
     (those `Summaries` wrote, every resume included) and asks `loop.run` to
-    stop when their `curves.plateau_change` is at least `-tolerance`: the
+    stop when their `curves.plateau_change` is at least `-tolerance` (the
     mean over the last tenth of the iterations fell by less than that
-    fraction against the tenth before (or rose). It waits until each tenth
-    holds `curves.PLATEAU_MIN_POINTS` values. A run stopped here that is
-    resumed stops again before its first iteration.
+    fraction against the tenth before, or rose) at this check and at the
+    `curves.PLATEAU_CHECKS - 1` before it, `every` iterations apart
+    (`curves.plateau_changes`). A tenth needs `curves.PLATEAU_MIN_POINTS`
+    values. A run stopped here that is resumed stops again before its first
+    iteration.
 
     Attributes:
-        change: the `plateau_change` that stopped training, or None.
+        changes: the `plateau_changes` that stopped training, or None.
     """
 
-    def __init__(self, model_dir, tolerance):
+    def __init__(self, model_dir, tolerance, every):
         super().__init__()
         self.model_dir = model_dir
         self.tolerance = tolerance
-        self.change = None
+        self.every = every
+        self.changes = None
 
     def on_train_begin(self, logs=None):
         self._check()
@@ -185,11 +188,14 @@ class StopAtPlateau(keras.callbacks.Callback):
 
     def _check(self):
         curve = curves.read_scalars(self.model_dir, (PLATEAU_TERM,))[PLATEAU_TERM]
-        change = curves.plateau_change(curve, curves.PLATEAU_MIN_POINTS)
-        if change >= -self.tolerance:  # False for NaN: too few values.
-            self.change = change
+        iteration = self.model.completed_iterations()
+        changes = curves.plateau_changes(curve, iteration, self.every)
+        # NaN (too few values) compares False.
+        if all(change >= -self.tolerance for change in changes):
+            self.changes = changes
             self.model.stop_training = True
-            print(f"{PLATEAU_TERM} levelled off by iteration "
-                  f"{self.model.completed_iterations()}: {change:+.2%} over "
-                  f"the last tenth of the run (--stop_at_plateau="
-                  f"{self.tolerance:g}); training stops.", flush=True)
+            print(f"{PLATEAU_TERM} levelled off by iteration {iteration}: "
+                  f"{', '.join(f'{change:+.2%}' for change in changes)} over "
+                  f"the last tenth of the run at the last {len(changes)} "
+                  f"checks (--stop_at_plateau={self.tolerance:g}); training "
+                  "stops.", flush=True)

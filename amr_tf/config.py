@@ -105,9 +105,9 @@ class TrainConfig:
     stop_at_plateau: float | None = setting(
         None, "Stop before --steps once the reconstruction loss has levelled "
         "off: when the mean of its last tenth of iterations is less than "
-        "this fraction (e.g. 0.02) below the tenth before. Checked when "
-        "training starts and every --log_every iterations, once each tenth "
-        "holds 10 of the TensorBoard scalars (--summary_every).",
+        "this fraction (e.g. 0.02) below the tenth before, at 3 checks in a "
+        "row, one every --log_every iterations, each tenth holding 10 of the "
+        "TensorBoard scalars (--summary_every).",
         bounds=POSITIVE)
     seed: int = setting(0, "Seed of weights, data order and mixes.",
                         bounds=Range(0, 2**32 - 1))

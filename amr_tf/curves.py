@@ -21,6 +21,10 @@ PLATEAU_SHARE = 0.1
 # Logged values per share before `--stop_at_plateau` trusts the change: a
 # share of 10 values averages 10 * --summary_every iterations.
 PLATEAU_MIN_POINTS = 10
+# `--stop_at_plateau` checks (one every --log_every iterations) in a row that
+# must find the change within tolerance: one flat stretch of a noisy curve
+# does not end a run.
+PLATEAU_CHECKS = 3
 
 
 def read_scalars(model_dir, tags):
@@ -58,3 +62,13 @@ def plateau_change(curve, min_points=2):
     last = curve[-count:, 1].mean()
     before = curve[-2 * count:-count, 1].mean()
     return float((last - before) / abs(before))
+
+
+def plateau_changes(curve, iteration, every):
+    """The `plateau_change` (with `PLATEAU_MIN_POINTS`) of `curve` as it
+    stood at `iteration` and at the `PLATEAU_CHECKS - 1` checks before it,
+    `every` iterations apart; latest first. Computed from the curve alone,
+    so a resumed run gets the answers it would have had without the stop."""
+    return [plateau_change(curve[curve[:, 0] <= iteration - check * every],
+                           PLATEAU_MIN_POINTS)
+            for check in range(PLATEAU_CHECKS)]

@@ -157,5 +157,5 @@ def _chief_callbacks(config, info, flag_text):
         summary_every=config.summary_every, flag_text=flag_text)
     if config.stop_at_plateau is None:
         return [summaries]
-    return [summaries, callbacks_lib.StopAtPlateau(config.model_dir,
-                                                   config.stop_at_plateau)]
+    return [summaries, callbacks_lib.StopAtPlateau(
+        config.model_dir, config.stop_at_plateau, config.log_every)]

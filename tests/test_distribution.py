@@ -390,13 +390,14 @@ def test_sigterm_to_one_worker_stops_both_at_one_checkpoint_then_resumes(
 def test_a_plateau_seen_by_the_chief_stops_both_workers_after_one_block(
         tmp_path):
     """--stop_at_plateau reads the chief's TensorBoard logs on the chief
-    alone; both workers still stop after the same block (iteration 100, the
-    first block end with 10 scalars per tenth of the run), in step."""
+    alone; both workers still stop after the same block (iteration 108, the
+    first block end whose three checks, 4 iterations apart, see 10 scalars
+    per tenth of the run), in step."""
     model_dir = tmp_path / "run"
     results = _train_on_two_workers(
         tmp_path, model_dir, extra_flags=(
             "--steps=100000", "--summary_every=1", "--stop_at_plateau=1e9"))
-    assert [result["iterations"] for result in results] == [100, 100]
+    assert [result["iterations"] for result in results] == [108, 108]
     assert not any(result["preempted"] for result in results)
     _assert_same_weights(results[0], results[1])
 
