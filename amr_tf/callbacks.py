@@ -194,7 +194,7 @@ class StopAtPlateau(keras.callbacks.Callback):
         if all(change >= -self.tolerance for change in changes):
             self.changes = changes
             self.model.stop_training = True
-            print(f"{PLATEAU_TERM} levelled off by iteration {iteration}: "
+            print(f"{PLATEAU_TERM} stopped falling by iteration {iteration}: "
                   f"{', '.join(f'{change:+.2%}' for change in changes)} over "
                   f"the last tenth of the run at the last {len(changes)} "
                   f"checks (--stop_at_plateau={self.tolerance:g}); training "

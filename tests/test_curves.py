@@ -130,7 +130,7 @@ def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
     assert first.iterations == 150 and not first.preempted
     assert latest_checkpoint(tmp_path).endswith("ckpt-150")
     assert first.figure_path is not None
-    assert "levelled off by iteration 150" in capsys.readouterr().out
+    assert "stopped falling by iteration 150" in capsys.readouterr().out
 
     # Resumed, it stops before its first iteration and saves nothing.
     saved = os.stat(latest_checkpoint(tmp_path) + ".index").st_mtime_ns
