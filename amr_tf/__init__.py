@@ -3,7 +3,7 @@
 import os
 import sys
 
-from amr_tf import console
+from amr_tf.cli import console
 
 # TensorFlow's oneDNN CPU kernels are on by default only on CPUs with
 # AVX512-VNNI/BF16, AVX-VNNI or AMX. Elsewhere (AVX2 CPUs such as AMD EPYC)

@@ -1,54 +1,9 @@
-"""Pool the metrics of several runs, e.g. model seeds:
+"""`python -m amr_tf.aggregate --model_dirs=...`: pool evaluated runs over
+model seeds (the same command as `amr-aggregate`).
 
-    python -m amr_tf.aggregate --model_dirs=runs/amr_s0,runs/amr_s1,runs/amr_s2
-        [--against=runs/arae_s0,runs/arae_s1,runs/arae_s2]
+An entry point: the command is `amr_tf.cli.aggregate`."""
 
-Reads each DIR/metrics.json (written by `python -m amr_tf.evaluate`) and
-prints every metric as mean ± std over the runs (each run's resamples
-averaged first, so n counts runs). With --against, also prints the other
-group and a paired t-test per metric whose paired differences vary,
-pairing runs in order: list the runs of both groups in the same seed order.
-"""
-
-from absl import flags
-
-from amr_tf import cli
-from amr_tf.errors import UsageError
-from amr_tf.eval import summary
-
-flags.DEFINE_list("model_dirs", [], "Runs to pool (evaluated first).")
-flags.DEFINE_list("against", [], "Runs to compare with, in the same order.")
-
-FLAGS = flags.FLAGS
-
-
-def pooled_metrics(model_dirs):
-    """Metric name -> all values of the runs in `model_dirs`, run order."""
-    return summary.pool([summary.read_metrics(d) for d in model_dirs])
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    if not FLAGS.model_dirs:
-        cli.fail("--model_dirs is required: comma-separated evaluated runs")
-    try:
-        pooled = pooled_metrics(FLAGS.model_dirs)
-        other = pooled_metrics(FLAGS.against)
-    except UsageError as error:
-        cli.fail(error)
-    for name, values in pooled.items():
-        line = f"{name}: {summary.format_value(values)}"
-        if name in other:
-            line += f"  vs  {summary.format_value(other[name])}"
-            test = summary.paired_test(values, other[name])
-            if test:
-                line += f"  ({test})"
-        print(line)
-
-
-def run():
-    cli.run_main(main)
-
+from amr_tf.cli.aggregate import run
 
 if __name__ == "__main__":
     run()

@@ -1,72 +1,9 @@
-"""Train AMR, ARAE or ACAI: `amr-train --config=NAME` (a packaged config) or
-`python -m amr_tf.train --flagfile=configs/NAME.cfg`.
+"""`python -m amr_tf.train --flagfile=configs/NAME.cfg`: train AMR, ARAE or ACAI
+(the same command as `amr-train`).
 
-Re-running the same command resumes from the last checkpoint in --model_dir.
-Bad flags or data exit with status 2 and a one-line `error: ...` message
-before any training starts. SIGTERM saves a checkpoint and exits with 0. A
-NaN/Inf loss (with --on_nonfinite=stop) or a checkpoint that cannot be
-written exits with 1 and a one-line message; the last checkpoint is kept.
-"""
+An entry point: the command is `amr_tf.cli.train`."""
 
-from absl import flags
-from absl import logging
-
-from amr_tf import cli
-from amr_tf import configs
-from amr_tf import flags as train_flags
-from amr_tf import loop
-from amr_tf import run_directory
-from amr_tf import training
-from amr_tf.errors import UsageError
-from amr_tf.errors import WriteError
-
-configs.define_flag(
-    __name__, "A packaged config to start from, like --flagfile (later "
-    f"flags win): one of {', '.join(configs.names())}.")
-flags.adopt_module_key_flags(train_flags)  # --help lists them.
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    logging.set_verbosity(logging.WARNING)  # Keras prints the progress.
-    try:
-        config = train_flags.config_from_flags()
-        result = training.train(
-            config,
-            flag_text=train_flags.serialize(),
-            structural_flags=train_flags.STRUCTURAL_FLAGS,
-        )
-    except UsageError as error:
-        cli.fail(error)
-    except (loop.NonFiniteLossError, WriteError) as error:
-        cli.fail(error, exit_code=1)
-    if result.preempted:
-        print(f"Stopped by SIGTERM after iteration {result.iterations}; "
-              f"checkpoint saved in {config.model_dir}/checkpoints. Re-run the "
-              "same command to resume.")
-        return
-    print(f"Trained {result.iterations} iterations. Outputs in {config.model_dir}:")
-    print(f"  figure:      {result.figure_path}")
-    print(f"  checkpoints: {config.model_dir}/checkpoints")
-    print(f"  tensorboard: tensorboard --logdir {config.model_dir}/tensorboard")
-    print(f"  flags:       {config.model_dir}/{run_directory.FLAGFILE}")
-    if result.export_path:
-        print(f"  export:      {result.export_path} (serve with python -m "
-              f"amr_tf.serving.server --model_base_path={config.export_path})")
-
-
-def parse_flags(argv):
-    """`cli.parse_flags` with each `--config=NAME` expanded to its flagfile."""
-    try:
-        argv = configs.expand(argv)
-    except UsageError as error:
-        cli.fail(error)
-    return cli.parse_flags(argv)
-
-
-def run():
-    cli.run_main(main, parse_flags)
-
+from amr_tf.cli.train import run
 
 if __name__ == "__main__":
     run()

@@ -27,10 +27,10 @@ import numpy as np
 from absl import app
 from absl import flags
 
-from amr_tf.serving import client as client_lib
-from amr_tf.serving.bundle import SavedModelBundle
-from amr_tf.version_folders import list_versions
-from amr_tf.version_folders import version_path
+from amr_tf.client import clients as client_lib
+from amr_tf.tfserving.bundle import SavedModelBundle
+from amr_tf.tfserving.version_folders import list_versions
+from amr_tf.tfserving.version_folders import version_path
 from benchmarks.serving_load import mix_concurrently
 from benchmarks.serving_load import rss_bytes
 from benchmarks.serving_load import spawn
@@ -109,9 +109,11 @@ def _sequential_table(clients, bundle, shape, rng):
             -1, 1, (2, batch_size, *shape)).astype(np.float32)
         alpha = rng.uniform(size=batch_size).astype(np.float32)
         feeds = {"images_a": images_a, "images_b": images_b, "alpha": alpha}
-        paths = {"in-process": lambda: bundle.run("mix", feeds, ["images"])}
-        paths.update({name: (lambda client=client: client.mix(
-            images_a, images_b, alpha)) for name, client in clients.items()})
+        paths = {"in-process": lambda feeds=feeds: bundle.run(
+            "mix", feeds, ["images"])}
+        paths.update({name: (lambda client=client, a=images_a, b=images_b,
+                             alpha=alpha: client.mix(a, b, alpha))
+                      for name, client in clients.items()})
         medians = {}
         for name, call in paths.items():
             times = _timings_ms(call, FLAGS.requests)

@@ -10,8 +10,8 @@ import time
 
 import grpc
 
-from amr_tf.serving.client import ServingClient
-from amr_tf.serving.client import ServingError
+from amr_tf.client.clients import ServingClient
+from amr_tf.client.clients import ServingError
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

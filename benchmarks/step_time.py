@@ -8,15 +8,15 @@ machine's fp32 matmul rate for scale. A table, never a pass/fail.
 """
 
 # amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
-from amr_tf import flags as train_flags
-from amr_tf import inputs
-from amr_tf import model_builder
-from amr_tf import seeds as seed_lib
-from amr_tf import training
 import tensorflow as tf
 from absl import app
 from absl import flags
 
+from amr_tf.cli import training_flags as train_flags
+from amr_tf.core import seeds as seed_lib
+from amr_tf.training import inputs
+from amr_tf.training import model_builder
+from amr_tf.training import trainer
 from benchmarks.timing import matmul_gflops as _matmul_gflops
 from benchmarks.timing import milliseconds as _milliseconds
 
@@ -26,7 +26,7 @@ flags.DEFINE_integer("repeats", 10, "Timed calls per measurement.")
 def main(argv):
     del argv
     config = train_flags.config_from_flags()
-    info = training.validate(config)
+    info = trainer.validate(config)
     model = model_builder.build_model(config, info)
     dataset = inputs.train_dataset(config, info)
     batch = next(iter(dataset))

@@ -37,20 +37,20 @@ import statistics
 import tempfile
 import time
 
-# amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
-import amr_tf
 import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
 from absl import logging
 
-from amr_tf import flags as train_flags
-from amr_tf import inputs
-from amr_tf import model_builder
-from amr_tf import training
+# amr_tf before TensorFlow: it turns TensorFlow's oneDNN kernels on.
+import amr_tf
+from amr_tf.config import flag_text
+from amr_tf.core.errors import UsageError
 from amr_tf.data import DatasetInfo
-from amr_tf.errors import UsageError
+from amr_tf.training import inputs
+from amr_tf.training import model_builder
+from amr_tf.training import trainer
 from benchmarks import timing
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -80,20 +80,15 @@ FLAGS = flags.FLAGS
 
 def _train_config(name):
     """The `TrainConfig` of a benchmark config, at `--batch`."""
-    values = flags.FlagValues()
-    for flag in FLAGS.get_key_flags_for_module(train_flags.__name__):
-        values[flag.name] = flag
-    values.unparse_flags()
     argv = [arg.replace("configs/", f"{ROOT}/configs/") for arg in CONFIGS[name]]
-    values(["train", *argv, f"--batch_size={FLAGS.batch}"])
-    return train_flags.config_from_flags(values)
+    return flag_text.config_from_args([*argv, f"--batch_size={FLAGS.batch}"])
 
 
 def _data(config):
     """(info, one iteration's batch, pipeline images/s or a reason why not)."""
     images = config.n_critic * config.batch_size
     try:
-        info = training.validate(config)
+        info = trainer.validate(config)
     except UsageError as error:  # e.g. celeb_a not prepared offline.
         size = config.data.image_size
         info = DatasetInfo(f"{config.data.name} (synthetic)", (size, size, 3),

@@ -3,14 +3,15 @@
 import signal
 import types
 
-# amr_tf before TensorFlow (and Keras, which imports it): importing amr_tf
-# turns TensorFlow's oneDNN CPU kernels on, so the tests run on the kernels
-# that training uses.
-import amr_tf  # noqa: F401  pylint: disable=unused-import
 import keras
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+
+# amr_tf before TensorFlow (and Keras, which imports it): importing amr_tf
+# turns TensorFlow's oneDNN CPU kernels on, so the tests run on the kernels
+# that training uses.
+import amr_tf  # noqa: F401  pylint: disable=unused-import
 
 # Two logical CPUs for the distribution tests (METHOD.md §7). This must run before
 # TF initialises its devices, so it runs when pytest imports this file; one
@@ -62,19 +63,19 @@ def tiny_run(tmp_path_factory):
     training exported it to `<model_dir>/export/2`.
 
     Returns a namespace: `model`, `config`, `info`, `model_dir`,
-    `export_path` and `flag_text`.
+    `export_path` and `flag_text` (its flags.txt).
     """
-    from amr_tf import restore
-    from amr_tf import training
+    from amr_tf.config import flag_text as flag_text_lib
+    from amr_tf.training import trainer
 
     model_dir = tmp_path_factory.mktemp("tiny_run")
-    flag_text = "\n".join([*TINY_RUN_FLAGS, f"--model_dir={model_dir}"]) + "\n"
-    config = restore.config_from_flag_text(flag_text)
-    result = training.train(config, flag_text=flag_text)
+    config = flag_text_lib.config_from_args(
+        [*TINY_RUN_FLAGS, f"--model_dir={model_dir}"])
+    result = trainer.train(config)
     return types.SimpleNamespace(
-        model=result.model, config=config, info=training.validate(config),
+        model=result.model, config=config, info=trainer.validate(config),
         model_dir=model_dir, export_path=result.export_path,
-        flag_text=flag_text)
+        flag_text=flag_text_lib.flag_text(config))
 
 
 @pytest.fixture(scope="session")

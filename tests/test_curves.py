@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import callbacks
-from amr_tf import curves
-from amr_tf import restore
-from amr_tf import run_directory
-from amr_tf import training
+from amr_tf.config import flag_text
+from amr_tf.training import callbacks
+from amr_tf.training import curves
+from amr_tf.training import run_directory
+from amr_tf.training import trainer
 
 SPIRAL_FLAGS = (
     "--dataset=spiral", "--arch=mlp", "--num_examples=64", "--width=8",
@@ -110,7 +110,7 @@ def test_stop_at_plateau_stops_on_a_rising_loss_and_waits_for_enough_values(
 
 
 def tiny_config(model_dir, *flags):
-    return restore.config_from_flag_text(
+    return flag_text.config_from_flag_text(
         "\n".join([*SPIRAL_FLAGS, *flags, f"--model_dir={model_dir}"]))
 
 
@@ -126,7 +126,7 @@ def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
     # see 10 scalars per tenth, iteration 150.
     config = tiny_config(tmp_path, "--steps=1000", "--log_every=25",
                          "--stop_at_plateau=1e9")
-    first = training.train(config)
+    first = trainer.train(config)
     assert first.iterations == 150 and not first.preempted
     assert latest_checkpoint(tmp_path).endswith("ckpt-150")
     assert first.figure_path is not None
@@ -134,7 +134,7 @@ def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
 
     # Resumed, it stops before its first iteration and saves nothing.
     saved = os.stat(latest_checkpoint(tmp_path) + ".index").st_mtime_ns
-    again = training.train(config)
+    again = trainer.train(config)
     assert again.iterations == 150
     assert latest_checkpoint(tmp_path).endswith("ckpt-150")
     assert os.stat(latest_checkpoint(tmp_path) + ".index").st_mtime_ns == saved
@@ -142,6 +142,6 @@ def test_training_stops_at_a_plateau_with_a_checkpoint_and_stays_stopped(
     assert logged[callbacks.PLATEAU_TERM][-1, 0] == 150
 
     # Without the flag the same run goes on to --steps.
-    longer = training.train(tiny_config(tmp_path, "--steps=160",
+    longer = trainer.train(tiny_config(tmp_path, "--steps=160",
                                         "--log_every=25"))
     assert longer.iterations == 160

@@ -14,15 +14,15 @@ from sklearn import datasets
 from tensorflow_datasets.core.utils import gcs_utils
 
 from amr_tf import data
+from amr_tf.core.errors import ArgumentError
+from amr_tf.core.errors import UsageError
 from amr_tf.data import digits_folder
+from amr_tf.data import examples
 from amr_tf.data import folder
 from amr_tf.data import lines
 from amr_tf.data import pairs as data_pairs
-from amr_tf.data import registry
 from amr_tf.data import spiral
 from amr_tf.data import tfds_datasets
-from amr_tf.errors import ArgumentError
-from amr_tf.errors import UsageError
 
 
 def _examples(config, split="train", count=None):
@@ -760,7 +760,7 @@ def test_pick_pairs_join_different_classes_and_repeat_under_a_seed():
 
 
 def test_pick_pairs_without_labels_or_other_classes_pairs_distinct_examples():
-    for labels in (np.full(6, registry.NO_LABEL), np.zeros(6, np.int64)):
+    for labels in (np.full(6, examples.NO_LABEL), np.zeros(6, np.int64)):
         first, second = data_pairs.pick_pairs(labels, 20, seed=0)
         assert np.all(first != second)  # 20 > 6: examples repeat, never with themselves.
     with pytest.raises(ValueError, match="at least 2 examples"):

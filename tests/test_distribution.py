@@ -21,20 +21,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import checkpointing
 from amr_tf import data
-from amr_tf import distribution
-from amr_tf import final_figure
-from amr_tf import flags as train_flags
-from amr_tf import inputs
-from amr_tf import model_builder
-from amr_tf import restore
-from amr_tf.config import TrainConfig
+from amr_tf.config import flag_text
+from amr_tf.config.train_config import TrainConfig
+from amr_tf.core import distribution
+from amr_tf.core.errors import ArgumentError
+from amr_tf.core.errors import UsageError
+from amr_tf.core.models import ArchitectureConfig
 from amr_tf.data import DataConfig
 from amr_tf.data import DatasetInfo
-from amr_tf.errors import ArgumentError
-from amr_tf.errors import UsageError
-from amr_tf.models import ArchitectureConfig
+from amr_tf.training import checkpointing
+from amr_tf.training import final_figure
+from amr_tf.training import inputs
+from amr_tf.training import model_builder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -215,8 +214,8 @@ import signal
 import sys
 import keras
 import numpy as np
-from amr_tf import flags as train_flags
-from amr_tf import training
+from amr_tf.cli import training_flags as train_flags
+from amr_tf.training import trainer
 
 output, sigterm_at = sys.argv[1], int(sys.argv[2])
 
@@ -229,8 +228,7 @@ class SigtermAt(keras.callbacks.Callback):
 
 
 train_flags.FLAGS(["worker", *sys.argv[3:]])
-result = training.train(train_flags.config_from_flags(),
-                         flag_text=train_flags.serialize(),
+result = trainer.train(train_flags.config_from_flags(),
                          callbacks=[SigtermAt()])
 model = result.model
 variables = (model.encoder.variables + model.decoder.variables
@@ -350,8 +348,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(
 
     # The checkpoint of 2 replicas restores into a one-device model rebuilt
     # from the run's flags.txt.
-    config = train_flags.config_from_flags(
-        restore.parse_training_flags([f"--flagfile={model_dir / 'flags.txt'}"]))
+    config = flag_text.config_from_args([f"--flagfile={model_dir / 'flags.txt'}"])
     model = model_builder.build_model(config, data.get_info(config.data))
     checkpointing.restore_checkpoint(
         model, tf.train.latest_checkpoint(model_dir / "checkpoints"))

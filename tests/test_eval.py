@@ -10,11 +10,11 @@ import scipy.linalg
 import tensorflow as tf
 
 from amr_tf import data
+from amr_tf.core.errors import ArgumentError
 from amr_tf.data import DataConfig
 from amr_tf.data import get_info
 from amr_tf.data import lines
 from amr_tf.data import spiral
-from amr_tf.errors import ArgumentError
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import fid

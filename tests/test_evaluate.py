@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from amr_tf import checkpointing
-from amr_tf import flags as train_flags
-from amr_tf import restore
-from amr_tf import training
-from amr_tf.errors import UsageError
+from amr_tf.config import flag_text
+from amr_tf.core.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
+from amr_tf.training import checkpointing
+from amr_tf.training import restore
+from amr_tf.training import trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_CLASS_MIXER_RUN = [
@@ -39,28 +39,14 @@ def run_module(module, *args):
 
 def train_run(model_dir, args):
     """Trains a run as the CLI would (flags.txt included); the result."""
-    values = restore.parse_training_flags(
-        ["--noexport", *args, f"--model_dir={model_dir}"])
-    return training.train(train_flags.config_from_flags(values),
-                          train_flags.serialize(values),
-                          train_flags.STRUCTURAL_FLAGS)
+    return trainer.train(flag_text.config_from_args(
+        ["--noexport", *args, f"--model_dir={model_dir}"]))
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("class_mixer_run")
     return model_dir, train_run(model_dir, TINY_CLASS_MIXER_RUN)
-
-
-def test_parse_training_flags_leaves_the_global_flags_alone():
-    before = train_flags.FLAGS["width"].value
-    values = restore.parse_training_flags(
-        ["--flagfile=configs/spiral.cfg", "--width=7"])
-    assert values.width == 7 and values.dataset == "spiral"
-    assert train_flags.FLAGS["width"].value == before
-    assert "--width=7" in train_flags.serialize(values).splitlines()
-    with pytest.raises(UsageError, match="Unknown command line flag .widht"):
-        restore.parse_training_flags(["--widht=3"])
 
 
 def test_load_trained_restores_the_latest_checkpoint(trained, tmp_path):
@@ -202,7 +188,7 @@ def test_aggregate_pools_seeds_and_pairs_them(tmp_path):
 def test_quick_scales_down_the_evaluation_unless_a_flag_is_given():
     """In a subprocess: evaluate's flags clash with the experiments' when
     both are imported into one process, as pytest would."""
-    code = ("import sys; from absl import flags; from amr_tf import evaluate; "
+    code = ("import sys; from absl import flags; from amr_tf.cli import evaluate; "
             "flags.FLAGS(sys.argv); s = evaluate.settings_from_flags(); "
             "print(s.num_examples, s.resamples, s.tsne_seeds, s.tsne_examples, "
             "s.progress)")

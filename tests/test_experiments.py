@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 import threadpoolctl
 
-from amr_tf import curves
-from amr_tf import flags as train_flags
-from amr_tf import restore
+from amr_tf.config import flag_text
 from amr_tf.eval import classifier as classifier_lib
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
@@ -25,7 +23,11 @@ from amr_tf.experiments import common
 from amr_tf.experiments import fid_table
 from amr_tf.experiments import lines
 from amr_tf.experiments import spiral
+from amr_tf.training import curves
+from amr_tf.training import restore
 
+# The console script, installed beside this interpreter.
+AMR_EXPERIMENTS = pathlib.Path(sys.executable).with_name("amr-experiments")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_IMAGES = ("--image_size=8", "--width=4", "--latent_size=4",
                "--latent_channels=4", "--batch_size=8", "--n_critic=1",
@@ -85,8 +87,7 @@ def test_spiral_figure8_trains_amr_200_epochs_and_acai_300(quick, per_100_epochs
     def budgets(figure):
         runs = spiral.make_runs(spiral.Options(
             output_dir="unused", quick=quick, figure=figure, seeds=2))
-        configs = {run.name: train_flags.config_from_flags(
-            restore.parse_training_flags(run.args)) for run in runs}
+        configs = {run.name: flag_text.config_from_args(run.args) for run in runs}
         return {name: (config.steps, config.objective, config.consistency_weight)
                 for name, config in configs.items()}
 
@@ -180,7 +181,7 @@ def test_class_mixer_quick_compares_both_mixers_and_draws_them(tmp_path,
 
 def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "amr_tf.experiments.lines", "--quick",
+        [str(AMR_EXPERIMENTS), "lines", "--quick",
          f"--output_dir={tmp_path}", "--seed=3"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -193,7 +194,7 @@ def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):
 
 def test_spiral_cli_refuses_betas_for_figure8(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "amr_tf.experiments.spiral", "--figure=8",
+        [str(AMR_EXPERIMENTS), "spiral", "--figure=8",
          "--betas=0,10", f"--output_dir={tmp_path}"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -209,7 +210,7 @@ def test_acai_berthelot_runs_acai_in_its_authors_set_up_on_lines():
     their 2x2 latent; plain "acai" keeps AMR's set-up of the config."""
     base = (common.config_flag("lines"), *lines.QUICK_FLAGS)
     faithful, amr_setup = (
-        train_flags.config_from_flags(restore.parse_training_flags(run.args))
+        flag_text.config_from_args(run.args)
         for run in common.method_runs(["acai_berthelot", "acai"], base, 1,
                                       method_flags=lines.AUTHORS_FLAGS))
     assert faithful.objective == amr_setup.objective == "acai"

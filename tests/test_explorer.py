@@ -19,11 +19,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from amr_tf import visualize
-from amr_tf.serving import client as client_lib
-from amr_tf.serving import contract
-from amr_tf.serving import explorer as explorer_lib
-from amr_tf.serving import server as server_lib
+from amr_tf.client import clients as client_lib
+from amr_tf.explorer import app as explorer_lib
+from amr_tf.figures import drawing
+from amr_tf.model_server import server as server_lib
+from amr_tf.tfserving import contract
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -127,9 +127,9 @@ def shown(browser, element_id):
 
 
 def assert_shows(pixels, images):
-    """The canvas shows the [-1, 1] image as `visualize.to_uint8` converts
+    """The canvas shows the [-1, 1] image as `drawing.to_uint8` converts
     it, within 1/255 (JavaScript rounds halves up)."""
-    expected = visualize.to_uint8(images)
+    expected = drawing.to_uint8(images)
     assert pixels.shape == expected.shape
     assert np.abs(pixels.astype(int) - expected).max() <= 1
 
@@ -215,7 +215,7 @@ def test_strip_and_class_mixer_views_show_the_rest_answers(browser, explorer,
     # The page draws the mix and the mask of one answer together.
     WebDriverWait(browser, WAIT_SECONDS).until(lambda _: np.abs(
         shown(browser, "attribute-mix").astype(int)
-        - visualize.to_uint8(images[0])).max() <= 1)
+        - drawing.to_uint8(images[0])).max() <= 1)
     assert_shows(shown(browser, "mask"), 2 * mask[:, :, None] - 1)
 
 

@@ -15,19 +15,20 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from amr_tf import export as export_lib
-from amr_tf import mixers as mixer_lib
-from amr_tf import model_builder
-from amr_tf import restore
-from amr_tf import training
-from amr_tf.errors import UsageError
-from amr_tf.errors import WriteError
-from amr_tf.export import signatures as signatures_lib
-from amr_tf.serving import contract
-from amr_tf.serving import warmup
-from amr_tf.serving.bundle import LoadError
-from amr_tf.serving.bundle import SavedModelBundle
-from amr_tf.serving.predict import PREDICT_METHOD_NAME
+from amr_tf import exporter as export_lib
+from amr_tf.config import flag_text as flag_text_lib
+from amr_tf.core import mixers as mixer_lib
+from amr_tf.core.errors import UsageError
+from amr_tf.core.errors import WriteError
+from amr_tf.exporter import signatures as signatures_lib
+from amr_tf.tfserving import contract
+from amr_tf.tfserving import warmup
+from amr_tf.tfserving.bundle import LoadError
+from amr_tf.tfserving.bundle import SavedModelBundle
+from amr_tf.tfserving.metadata import read_metadata
+from amr_tf.tfserving.predict import PREDICT_METHOD_NAME
+from amr_tf.training import model_builder
+from amr_tf.training import trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
@@ -67,8 +68,12 @@ def _requests(batch=3, seed=0):
 
 def _keras_outputs(model, name, inputs):
     """What each signature must return, computed with the Keras networks."""
-    encode = lambda images: np.asarray(model.encoder(images, training=False))
-    decode = lambda latents: np.asarray(model.decoder(latents, training=False))
+    def encode(images):
+        return np.asarray(model.encoder(images, training=False))
+
+    def decode(latents):
+        return np.asarray(model.decoder(latents, training=False))
+
 
     def mixed(latents_a, latents_b, mask):
         latents = np.asarray(mixer_lib.blend(latents_a, latents_b, mask))
@@ -236,8 +241,8 @@ EXPORT_VARIANTS = {
 
 def _export_untrained(flag_text, directory):
     """(config, model, export path) of a freshly built model of `flag_text`."""
-    config = restore.config_from_flag_text(flag_text)
-    info = training.validate(config)
+    config = flag_text_lib.config_from_flag_text(flag_text)
+    info = trainer.validate(config)
     model = model_builder.build_model(config, info)
     return config, model, export_lib.export_saved_model(
         model, config, info, str(directory), version=1)
@@ -389,7 +394,7 @@ def test_alpha_one_decodes_a_and_alpha_zero_decodes_b(tiny_run):
 
 
 def test_metadata_asset_describes_the_model(tiny_run):
-    metadata = export_lib.read_metadata(tiny_run.export_path)
+    metadata = read_metadata(tiny_run.export_path)
     assert metadata["format"] == "amr_tf.export/1"
     assert (metadata["version"], metadata["training_step"]) == (2, 2)
     assert metadata["input_shape"] == list(IMAGE_SHAPE)
@@ -398,7 +403,7 @@ def test_metadata_asset_describes_the_model(tiny_run):
     assert metadata["attribute_names"] == ["round", "warm", "large"]
     assert (metadata["objective"], metadata["mixer"]) == ("amr", "bernoulli")
     assert set(metadata["signatures"]) == set(SIGNATURE_KEYS)
-    assert restore.config_from_flag_text(metadata["flags"]) == tiny_run.config
+    assert flag_text_lib.config_from_flag_text(metadata["flags"]) == tiny_run.config
     loaded = tf.saved_model.load(tiny_run.export_path)
     with open(loaded.metadata.asset_path.numpy()) as stream:
         assert json.load(stream) == metadata
@@ -506,9 +511,9 @@ def test_export_cli_refuses_a_folder_without_a_trained_run(setup, message,
 
 
 def test_flag_text_round_trips_and_bad_lines_are_named():
-    config = restore.config_from_flag_text("--dataset=lines\n--width=8\n"
+    config = flag_text_lib.config_from_flag_text("--dataset=lines\n--width=8\n"
                                            "--nocache_data\n")
     assert (config.data.name, config.arch.width, config.cache_data) == (
         "lines", 8, False)
-    with pytest.raises(UsageError, match="Unknown command line flag 'widht'"):
-        restore.config_from_flag_text("--widht=8\n")
+    with pytest.raises(UsageError, match="unknown flag --widht"):
+        flag_text_lib.config_from_flag_text("--widht=8\n")

@@ -1,20 +1,24 @@
 """Flags made from the config dataclasses; values checked before a run."""
 
+import copy
 import dataclasses
 import math
 
 import pytest
+from absl import flags
 
-from amr_tf import config as config_lib
-from amr_tf import fields
-from amr_tf import flags as train_flags
-from amr_tf import restore
-from amr_tf import train
+from amr_tf.cli import train
+from amr_tf.cli import training_flags as train_flags
+from amr_tf.config import flag_text
+from amr_tf.config import presets
+from amr_tf.config import train_config as config_lib
+from amr_tf.core import fields
+from amr_tf.core.errors import Argument
+from amr_tf.core.errors import ArgumentError
+from amr_tf.core.errors import UsageError
+from amr_tf.core.errors import check_choice
+from amr_tf.core.models import ArchitectureConfig
 from amr_tf.data import DataConfig
-from amr_tf.errors import Argument
-from amr_tf.errors import ArgumentError
-from amr_tf.errors import check_choice
-from amr_tf.models import ArchitectureConfig
 
 CONFIG_CLASSES = (config_lib.TrainConfig, DataConfig, ArchitectureConfig)
 SETTINGS = [(config_class, field) for config_class in CONFIG_CLASSES
@@ -43,17 +47,31 @@ def test_renamed_and_structural_flags():
     assert fields.flag_name(
         ArchitectureConfig.__dataclass_fields__["family"]) == "arch"
     assert "max_width" not in train_flags.FLAGS  # Not a setting.
-    assert tuple(train_flags.STRUCTURAL_FLAGS) == (
+    structural = flag_text.structural_flags()
+    assert tuple(structural) == (
         "dataset", "image_size", "attributes", "channels", "test_fraction",
         "arch", "width",
         "depth", "latent_size", "latent_channels", "disc_width",
         "disc_norm", "decoder_output", "objective", "mixer", "base_mixer",
         "kway_sources", "class_mixer_input")
     # The defaults a flags.txt from before a setting existed is taken to hold.
-    assert train_flags.STRUCTURAL_FLAGS["disc_norm"] == "spectral"
-    assert train_flags.STRUCTURAL_FLAGS["width"] == "64"
-    assert train_flags.STRUCTURAL_FLAGS["image_size"] is None
-    assert train_flags.STRUCTURAL_FLAGS["test_fraction"] == "0.05"
+    assert structural["disc_norm"] == "spectral"
+    assert structural["width"] == "64"
+    assert structural["image_size"] is None
+    assert structural["test_fraction"] == "0.05"
+
+
+def _absl_values(args):
+    """`args` parsed by absl into fresh copies of the training flags."""
+    values = flags.FlagValues()
+    module = train_flags.__name__
+    for flag in train_flags.FLAGS.get_key_flags_for_module(module):
+        flag = copy.deepcopy(flag)
+        values[flag.name] = flag
+        values.register_flag_by_module(module, flag)
+    values.unparse_flags()
+    values(["amr_tf", *args])
+    return values
 
 
 def _other_value(field):
@@ -75,24 +93,51 @@ def _other_value(field):
 @pytest.mark.parametrize("config_class, field", SETTINGS,
                          ids=[field.name for _, field in SETTINGS])
 def test_each_flag_sets_its_field(config_class, field):
-    text = _other_value(field)
-    values = restore.parse_training_flags(
-        [f"--{fields.flag_name(field)}={text}"])
-    config = train_flags.config_from_flags(values)
+    """The library's parser and absl's agree on every flag, and so do their
+    flagfile texts (what flags.txt holds)."""
+    args = [f"--{fields.flag_name(field)}={_other_value(field)}"]
+    config = flag_text.config_from_args(args)
     owner = {DataConfig: config.data, ArchitectureConfig: config.arch}.get(
         config_class, config)
-    value = getattr(owner, field.name)
-    assert value != field.default
-    assert value == values[fields.flag_name(field)].value or (
-        value == tuple(values[fields.flag_name(field)].value))
+    assert getattr(owner, field.name) != field.default
+    values = _absl_values(args)
+    assert train_flags.config_from_flags(values) == config
+    absl_lines = sorted(flag.serialize() for flag in
+                        values.get_key_flags_for_module(train_flags.__name__)
+                        if flag.value is not None)
+    assert flag_text.flag_text(config) == "\n".join(absl_lines) + "\n"
+
+
+@pytest.mark.parametrize("name", presets.names())
+def test_packaged_configs_read_alike_by_absl_and_the_library(name):
+    args = [f"--flagfile={presets.path(name)}"]
+    assert (flag_text.config_from_args(args)
+            == train_flags.config_from_flags(_absl_values(args)))
+
+
+def test_flagfiles_expand_in_place_and_bad_flags_name_themselves(tmp_path):
+    flagfile = tmp_path / "run.cfg"
+    flagfile.write_text("# a comment\n--dataset=spiral\n--width=5\n")
+    config = flag_text.config_from_args(
+        ["--width=3", f"--flagfile={flagfile}", "--noexport"])
+    assert (config.data.name, config.arch.width, config.export) == (
+        "spiral", 5, False)
+    for args, message in [
+            (["--widht=3"], "unknown flag --widht"),
+            (["--width=wide"], "--width=wide: not an integer"),
+            (["--export=maybe"], "--export=maybe: not a bool"),
+            (["--steps"], "--steps needs a value"),
+            ([f"--flagfile={tmp_path / 'absent.cfg'}"], "cannot read --flagfile"),
+            (["steps=3"], "not a flag: 'steps=3'")]:
+        with pytest.raises(UsageError, match=message):
+            flag_text.config_from_args(args)
 
 
 def test_serialized_flags_give_back_the_same_config():
-    values = restore.parse_training_flags([
+    config = flag_text.config_from_args([
         "--flagfile=configs/celeba.cfg", "--width=7", "--learning_rate=1e-3"])
-    config = train_flags.config_from_flags(values)
-    text = train_flags.serialize(values)
-    assert restore.config_from_flag_text(text) == config
+    text = flag_text.flag_text(config)
+    assert flag_text.config_from_flag_text(text) == config
     assert "--arch=resnet" in text.splitlines()
     assert "--attributes=Male,Heavy_Makeup,Wearing_Lipstick" in text.splitlines()
 

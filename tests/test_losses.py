@@ -1,11 +1,11 @@
-"""Per-example losses of amr_tf.losses against NumPy references (METHOD.md §2)."""
+"""Per-example losses of amr_tf.core.losses against NumPy references (METHOD.md §2)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import losses
-from amr_tf.errors import UsageError
+from amr_tf.core import losses
+from amr_tf.core.errors import UsageError
 
 BATCH = 6
 

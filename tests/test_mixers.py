@@ -1,13 +1,13 @@
-"""Mixing functions of amr_tf.mixers (METHOD.md §3)."""
+"""Mixing functions of amr_tf.core.mixers (METHOD.md §3)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import stats
 
-from amr_tf import mixers
-from amr_tf import seeds as seed_lib
-from amr_tf.errors import UsageError
+from amr_tf.core import mixers
+from amr_tf.core import seeds as seed_lib
+from amr_tf.core.errors import UsageError
 
 BATCH, SIZE, CHANNELS, NUM_ATTRIBUTES = 8, 2, 6, 3
 SPATIAL = (BATCH, SIZE, SIZE, CHANNELS)
@@ -212,9 +212,9 @@ def test_kway_output_is_weighted_sum_of_batch_permutations():
     for i in range(BATCH):
         rest = mixed[i] - weights[i, 0] * latents[i]
         matches = [
-            (j, l) for j in range(BATCH) for l in range(BATCH)
+            (j, k) for j in range(BATCH) for k in range(BATCH)
             if np.allclose(rest, weights[i, 1] * latents[j]
-                           + weights[i, 2] * latents[l], atol=1e-5)
+                           + weights[i, 2] * latents[k], atol=1e-5)
         ]
         assert matches, i
 

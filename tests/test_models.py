@@ -1,4 +1,4 @@
-"""Encoder, decoder and discriminator families of amr_tf.models (METHOD.md §4)."""
+"""Encoder, decoder and discriminator families of amr_tf.core.models (METHOD.md §4)."""
 
 import dataclasses
 import functools
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf.errors import UsageError
-from amr_tf.models import ArchitectureConfig
-from amr_tf.models import build_networks
+from amr_tf.core.errors import UsageError
+from amr_tf.core.models import ArchitectureConfig
+from amr_tf.core.models import build_networks
 
 BATCH, LATENT_CHANNELS = 3, 5
 

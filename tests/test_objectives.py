@@ -1,4 +1,4 @@
-"""Training objectives of amr_tf.objectives: what one iteration updates and logs.
+"""Training objectives of amr_tf.core.objectives: what one iteration updates and logs.
 
 Models are tiny (8 px images, width 4) and every fitted model is built and
 traced once per module: tracing a train_step costs seconds on a CPU.
@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import mixers
-from amr_tf import objectives
-from amr_tf import seeds as seed_lib
+from amr_tf.core import mixers
+from amr_tf.core import objectives
+from amr_tf.core import seeds as seed_lib
+from amr_tf.core.models import ArchitectureConfig
+from amr_tf.core.models import build_networks
+from amr_tf.core.objectives.base import tracker_name
 from amr_tf.data import DataConfig
 from amr_tf.data import get_info
 from amr_tf.data import load
 from amr_tf.data import make_batches
-from amr_tf.models import ArchitectureConfig
-from amr_tf.models import build_networks
-from amr_tf.objectives.base import tracker_name
 
 IMAGE_SHAPE = (8, 8, 3)
 BATCH = 4

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf.optimizers import FusedAdam
+from amr_tf.core.optimizers import FusedAdam
 
 SETTINGS = dict(learning_rate=1e-2, beta_1=0.5, beta_2=0.99, epsilon=1e-7)
 

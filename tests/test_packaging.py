@@ -2,21 +2,26 @@
 
 import configparser
 import pathlib
+import re
 import subprocess
 import sys
 import zipfile
 
 import pytest
 
-from amr_tf import configs
-from amr_tf.errors import UsageError
-from amr_tf.experiments import __main__ as experiments_cli
+from amr_tf.config import presets
+from amr_tf.core.errors import UsageError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = {"amr-train", "amr-evaluate", "amr-aggregate", "amr-export",
            "amr-serve", "amr-client", "amr-explorer", "amr-experiments",
            "amr-digits"}
 CONFIG_NAMES = sorted(path.stem for path in (ROOT / "configs").glob("*.cfg"))
+# The `python -m` names: amr_tf.train is the design's contract, the rest the
+# README's.
+ENTRY_POINTS = {"amr_tf.train", "amr_tf.evaluate", "amr_tf.aggregate",
+                "amr_tf.export", "amr_tf.serving.server",
+                "amr_tf.serving.client", "amr_tf.serving.explorer"}
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +45,15 @@ def _entry_points(wheel):
 
 def test_configs_are_the_checkouts_flagfiles():
     assert (ROOT / "configs").is_symlink()
-    assert configs.names() == CONFIG_NAMES
-    assert configs.path("shapes").read_text() == (
+    assert presets.names() == CONFIG_NAMES
+    assert presets.path("shapes").read_text() == (
         ROOT / "configs" / "shapes.cfg").read_text()
 
 
 def test_wheel_holds_configs_static_files_and_license(wheel):
     names = set(wheel.namelist())
-    static = ROOT / "amr_tf" / "serving" / "explorer_static"
-    expected = {f"amr_tf/configs/{name}.cfg" for name in CONFIG_NAMES}
+    static = ROOT / "amr_tf" / "explorer" / "static"
+    expected = {f"amr_tf/config/flagfiles/{name}.cfg" for name in CONFIG_NAMES}
     expected |= {str(path.relative_to(ROOT)) for path in static.iterdir()}
     assert expected - names == set()
     [license_name] = [name for name in names if name.endswith("/LICENSE")]
@@ -59,13 +64,21 @@ def test_wheel_has_a_console_script_per_cli(wheel):
     scripts = _entry_points(wheel)
     assert set(scripts) == SCRIPTS
     assert all(target.endswith(":run") for target in scripts.values())
-    experiments = {f"amr_tf.experiments.{name}"
-                   for name in experiments_cli.NAMES}
-    clis = {".".join(path.relative_to(ROOT).with_suffix("").parts)
-            for path in (ROOT / "amr_tf").rglob("*.py")
-            if 'if __name__ == "__main__":' in path.read_text()}
+    # Every command of amr_tf/cli/ (a module with a `run`) has a script, and
+    # every `python -m` entry point hands over to one of them.
+    commands = {f"amr_tf.cli.{path.stem}"
+                for path in (ROOT / "amr_tf" / "cli").glob("*.py")
+                if "\ndef run():" in path.read_text()}
     targets = {target.split(":")[0] for target in scripts.values()}
-    assert clis - experiments == targets
+    assert commands == targets
+    entry_points = [path for path in (ROOT / "amr_tf").rglob("*.py")
+                    if 'if __name__ == "__main__":' in path.read_text()]
+    assert {".".join(path.relative_to(ROOT).with_suffix("").parts)
+            for path in entry_points} == ENTRY_POINTS
+    for path in entry_points:
+        [command] = re.findall(r"^from (amr_tf\.cli\.\w+) import run$",
+                               path.read_text(), re.MULTILINE)
+        assert command in targets, path
     # Each `run` imports and takes no arguments (one process: the CLIs'
     # flags are defined at import).
     check = ("import importlib, inspect, sys\n"
@@ -78,21 +91,22 @@ def test_wheel_has_a_console_script_per_cli(wheel):
 
 
 def test_expand_adds_the_flagfile_after_config():
-    shapes = f"--flagfile={configs.path('shapes')}"
-    assert configs.expand(["amr-train", "--config=shapes", "--steps=7"]) == [
+    shapes = f"--flagfile={presets.path('shapes')}"
+    assert presets.expand(["amr-train", "--config=shapes", "--steps=7"]) == [
         "amr-train", "--config=shapes", shapes, "--steps=7"]
-    assert configs.expand(["amr-train", "--config", "shapes"]) == [
+    assert presets.expand(["amr-train", "--config", "shapes"]) == [
         "amr-train", "--config", "shapes", shapes]
     with pytest.raises(UsageError, match="unknown name='nope'"):
-        configs.expand(["amr-train", "--config=nope"])
+        presets.expand(["amr-train", "--config=nope"])
 
 
 _RESOLVE = """
 import sys
-from amr_tf import flags as train_flags
-from amr_tf import train
+from amr_tf.cli import training_flags as train_flags
+from amr_tf.cli import train
+from amr_tf.config import flag_text
 train.parse_flags(["amr-train", *sys.argv[1:]])
-print(train_flags.serialize(), end="")
+print(flag_text.flag_text(train_flags.config_from_flags()), end="")
 """
 
 

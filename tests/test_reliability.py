@@ -12,10 +12,10 @@ import pytest
 import tensorflow as tf
 
 from amr_tf import data
-from amr_tf import inputs
-from amr_tf import loop
-from amr_tf import restore
-from amr_tf import training
+from amr_tf.config import flag_text
+from amr_tf.training import inputs
+from amr_tf.training import loop
+from amr_tf.training import trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_FLAGS = (
@@ -122,7 +122,7 @@ def test_sigterm_saves_the_current_iteration_and_exits_0(tmp_path):
 
 def tiny_config(model_dir, *flags):
     """A `TrainConfig` of the tiny flags and `flags`, into `model_dir`."""
-    return restore.config_from_flag_text(
+    return flag_text.config_from_flag_text(
         "\n".join([*TINY_FLAGS, *flags, f"--model_dir={model_dir}"]))
 
 
@@ -133,10 +133,10 @@ def model_values(model):
 def test_sigterm_inside_a_block_then_resume_equals_an_uninterrupted_run(
         tmp_path, sigterm_at):
     flags = ("--steps=8", "--log_every=4")
-    reference = training.train(tiny_config(tmp_path / "reference", *flags))
+    reference = trainer.train(tiny_config(tmp_path / "reference", *flags))
 
     config = tiny_config(tmp_path / "stopped", *flags)
-    stopped = training.train(config, callbacks=[sigterm_at(3)])
+    stopped = trainer.train(config, callbacks=[sigterm_at(3)])
     assert stopped.preempted and stopped.iterations == 3
     assert stopped.figure_path is None
     assert tf.train.latest_checkpoint(
@@ -144,7 +144,7 @@ def test_sigterm_inside_a_block_then_resume_equals_an_uninterrupted_run(
     # SIGTERM is back to its usual handler once training returns.
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
-    resumed = training.train(config)
+    resumed = trainer.train(config)
     assert not resumed.preempted and resumed.iterations == 8
     for got, want in zip(model_values(resumed.model),
                          model_values(reference.model)):
@@ -160,16 +160,16 @@ def checkpoint_iterations(model_dir):
 
 def test_steps_need_not_be_a_multiple_of_log_every_and_resume_is_exact(
         tmp_path):
-    reference = training.train(
+    reference = trainer.train(
         tiny_config(tmp_path / "reference", "--steps=10", "--log_every=4"))
     assert reference.iterations == 10
     assert len(reference.history["g_total"]) == 3  # Blocks of 4, 4 and 2.
     assert checkpoint_iterations(tmp_path / "reference") == [4, 8, 10]
 
-    first = training.train(
+    first = trainer.train(
         tiny_config(tmp_path / "resumed", "--steps=6", "--log_every=4"))
     assert first.iterations == 6
-    resumed = training.train(
+    resumed = trainer.train(
         tiny_config(tmp_path / "resumed", "--steps=10", "--log_every=4"))
     assert resumed.iterations == 10
     # The blocks stay aligned to multiples of --log_every: 6, then 8 and 10.
@@ -211,7 +211,7 @@ def test_a_nan_loss_stops_with_the_iteration_and_terms_and_keeps_the_checkpoint(
         poisoned_data, tmp_path):
     config = tiny_config(tmp_path, "--steps=8", "--log_every=4")
     with pytest.raises(loop.NonFiniteLossError) as raised:
-        training.train(config)
+        trainer.train(config)
     checkpoints = tmp_path / "checkpoints"
     message = str(raised.value)
     assert "\n" not in message
@@ -234,7 +234,7 @@ def test_rollback_restores_the_checkpoint_and_skips_the_bad_batch(
         poisoned_data, tmp_path, capsys):
     config = tiny_config(tmp_path, "--steps=8", "--log_every=4",
                          "--on_nonfinite=rollback")
-    result = training.train(config)
+    result = trainer.train(config)
     assert result.iterations == 8 and result.rollbacks == 1
     assert ("Iteration 6: d_fake_mix, " in capsys.readouterr().out)
     # Iterations 5 and 6 ran on batches 4 and 5, were rolled back, and ran
@@ -253,7 +253,7 @@ def test_rollback_gives_up_after_max_rollbacks_in_a_row(poisoned_data,
                          "--on_nonfinite=rollback", "--max_rollbacks=2")
     with pytest.raises(loop.NonFiniteLossError,
                        match=r"after 2 rollbacks in a row \(--max_rollbacks\)"):
-        training.train(config)
+        trainer.train(config)
     assert tf.train.latest_checkpoint(
         str(tmp_path / "checkpoints")).endswith("ckpt-4")
 
@@ -262,7 +262,7 @@ def test_rollback_before_the_first_checkpoint_restores_the_initial_weights(
         poisoned_data, tmp_path):
     config = tiny_config(tmp_path, "--steps=8", "--log_every=8",
                          "--on_nonfinite=rollback")
-    result = training.train(config)
+    result = trainer.train(config)
     assert result.iterations == 8 and result.rollbacks == 1
     assert int(result.model.batches_consumed.numpy()) == 14
 

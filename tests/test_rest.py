@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf.serving import client as client_lib
-from amr_tf.serving import rest
-from amr_tf.serving import server as server_lib
+from amr_tf.client import clients as client_lib
+from amr_tf.model_server import rest
+from amr_tf.model_server import server as server_lib
 from benchmarks.serving_load import mix_concurrently
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -3,21 +3,21 @@ resume check and for `restore`."""
 
 import pytest
 
-from amr_tf import restore
-from amr_tf import run_directory
-from amr_tf.errors import UsageError
-from amr_tf.errors import WriteError
+from amr_tf.config import flag_text
+from amr_tf.core.errors import UsageError
+from amr_tf.core.errors import WriteError
+from amr_tf.training import run_directory
 
 FLAG_TEXT = "# a comment\n--dataset=shapes\n  --width=8\n--note=a=b\n--width=4\n"
 
 
 def test_flag_lines_keep_flags_only_stripped_in_order():
-    assert run_directory.flag_lines(FLAG_TEXT) == [
+    assert flag_text.flag_lines(FLAG_TEXT) == [
         "--dataset=shapes", "--width=8", "--note=a=b", "--width=4"]
 
 
 def test_parse_flag_text_later_lines_win_and_values_keep_equals():
-    assert run_directory.parse_flag_text(FLAG_TEXT) == {
+    assert flag_text.parse_flag_text(FLAG_TEXT) == {
         "dataset": "shapes", "width": "4", "note": "a=b"}
 
 
@@ -58,5 +58,5 @@ def test_a_flags_txt_from_before_a_structural_flag_holds_its_default(tmp_path):
 
 
 def test_restore_reads_flag_text_with_the_same_parser():
-    config = restore.config_from_flag_text(FLAG_TEXT.replace("--note=a=b\n", ""))
+    config = flag_text.config_from_flag_text(FLAG_TEXT.replace("--note=a=b\n", ""))
     assert config.arch.width == 4

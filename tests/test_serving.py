@@ -20,11 +20,12 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 
-from amr_tf.errors import UsageError
-from amr_tf.serving import client as client_lib
-from amr_tf.serving import repository as repository_lib
-from amr_tf.serving import server as server_lib
-from amr_tf.serving import warmup
+from amr_tf.client import clients as client_lib
+from amr_tf.config import flag_text
+from amr_tf.core.errors import UsageError
+from amr_tf.model_server import repository as repository_lib
+from amr_tf.model_server import server as server_lib
+from amr_tf.tfserving import warmup
 from benchmarks.serving_load import mix_concurrently
 from benchmarks.serving_load import rss_bytes
 from benchmarks.serving_load import spawn
@@ -223,7 +224,7 @@ def test_eight_concurrent_clients_all_succeed(served):
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         results = list(pool.map(session, range(8)))
-    for index, mixes in enumerate(results):
+    for mixes in results:
         for mixed in mixes:  # Same request, same answer, whatever the load.
             np.testing.assert_array_equal(mixed, mixes[0])
         assert mixes[0].shape == (2, *IMAGE_SHAPE)
@@ -378,7 +379,7 @@ def test_an_export_the_session_loader_cannot_restore_is_never_served(
         tiny_run, tmp_path, monkeypatch):
     """The export bug TF Serving hit (variables reached only through Keras
     layers): refused at load, the good version keeps serving."""
-    from amr_tf.export import signatures as signatures_lib
+    from amr_tf.exporter import signatures as signatures_lib
     base = tmp_path / "amr"
     shutil.copytree(tiny_run.export_path, base / "2")
     monkeypatch.setattr(signatures_lib, "restorable_variables",
@@ -545,11 +546,10 @@ def test_server_cli_refuses_a_base_path_without_versions(tmp_path):
 def test_the_readme_rest_request_holds_the_example_images():
     """docs/examples/mix_request.json (the README's curl example) is the
     two example images as the client loads them for the demo model."""
-    from amr_tf import restore
-    from amr_tf import training
-    config = restore.config_from_flag_text(
+    from amr_tf.training import trainer
+    config = flag_text.config_from_flag_text(
         (ROOT / "configs" / "shapes.cfg").read_text())
-    shape = training.validate(config).input_shape
+    shape = trainer.validate(config).input_shape
     body = json.loads((ROOT / "docs" / "examples" / "mix_request.json").read_text())
     assert body["signature_name"] == "mix"
     [instance] = body["instances"]

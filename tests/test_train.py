@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from amr_tf import callbacks
-from amr_tf import console
 from amr_tf import data
-from amr_tf import flags as train_flags
-from amr_tf import inputs
-from amr_tf import restore
-from amr_tf import training
-from amr_tf.errors import UsageError
+from amr_tf.cli import console
+from amr_tf.config import flag_text
+from amr_tf.core.errors import UsageError
+from amr_tf.training import callbacks
+from amr_tf.training import inputs
+from amr_tf.training import trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY_FLAGS = [
@@ -156,20 +155,20 @@ def test_bad_input_exits_2_with_one_line_before_training(args, message, tmp_path
 @pytest.mark.parametrize("name", ["shapes", "spiral", "lines",
                                   "shapes_class_mixer"])
 def test_offline_configs_parse_and_validate(name):
-    config = train_flags.config_from_flags(restore.parse_training_flags([f"--flagfile=configs/{name}.cfg"]))
-    info = training.validate(config)
+    config = flag_text.config_from_args([f"--flagfile=configs/{name}.cfg"])
+    info = trainer.validate(config)
     assert info.name == name.split("_")[0]
     assert config.model_dir == f"runs/{name}"
 
 
 def test_supervised_shapes_config_centres_sprites_for_the_parent_aware_mixer():
-    config = train_flags.config_from_flags(restore.parse_training_flags(
-        ["--flagfile=configs/shapes_class_mixer.cfg"]))
+    config = flag_text.config_from_args(
+        ["--flagfile=configs/shapes_class_mixer.cfg"])
     assert config.uses_class_mixer and config.data.sprite_position == "centred"
     assert (config.class_mixer_input, config.label_mix) == ("parent_aware",
                                                             "bernoulli")
-    demo = train_flags.config_from_flags(restore.parse_training_flags(
-        ["--flagfile=configs/shapes.cfg"]))
+    demo = flag_text.config_from_args(
+        ["--flagfile=configs/shapes.cfg"])
     assert demo.data.sprite_position == "random"
 
 
@@ -179,15 +178,15 @@ def test_supervised_shapes_config_centres_sprites_for_the_parent_aware_mixer():
     ("zappos", "data/ut-zap50k-images-square"),
 ])
 def test_configs_needing_downloads_say_what_to_fetch(name, missing, tmp_path):
-    values = restore.parse_training_flags([f"--flagfile=configs/{name}.cfg"])
+    args = [f"--flagfile=configs/{name}.cfg"]
     if name != "zappos":
-        values.data_dir = str(tmp_path)
+        args.append(f"--data_dir={tmp_path}")
     with pytest.raises(UsageError, match=missing):
-        training.validate(train_flags.config_from_flags(values))
+        trainer.validate(flag_text.config_from_args(args))
 
 
 def test_celeba_config_is_the_papers_supervised_setup():
-    config = train_flags.config_from_flags(restore.parse_training_flags(["--flagfile=configs/celeba.cfg"]))
+    config = flag_text.config_from_args(["--flagfile=configs/celeba.cfg"])
     assert config.data.image_size == 64 and config.arch.family == "resnet"
     assert config.data.attributes == ("Male", "Heavy_Makeup", "Wearing_Lipstick")
     assert config.uses_class_mixer and config.n_critic == 5
@@ -195,14 +194,16 @@ def test_celeba_config_is_the_papers_supervised_setup():
 
 
 def test_later_flags_override_the_flagfile():
-    values = restore.parse_training_flags(["--flagfile=configs/shapes.cfg", "--steps=7", "--log_every=7"])
-    assert values.steps == 7
+    config = flag_text.config_from_args(
+        ["--flagfile=configs/shapes.cfg", "--steps=7", "--log_every=7"])
+    assert (config.steps, config.log_every) == (7, 7)
 
 
 def test_train_in_process_lowers_reconstruction_loss(tmp_path):
-    values = restore.parse_training_flags([*TINY_FLAGS, "--width=8", "--steps=60", "--log_every=20",
-                    "--learning_rate=1e-3", f"--model_dir={tmp_path}"])
-    result = training.train(train_flags.config_from_flags(values))
+    config = flag_text.config_from_args(
+        [*TINY_FLAGS, "--width=8", "--steps=60", "--log_every=20",
+         "--learning_rate=1e-3", f"--model_dir={tmp_path}"])
+    result = trainer.train(config)
     losses = result.history["g_reconstruction"]
     assert result.iterations == 60 and len(losses) == 3
     assert losses[-1] < 0.7 * losses[0]
@@ -211,14 +212,14 @@ def test_train_in_process_lowers_reconstruction_loss(tmp_path):
 
 def test_celeba_config_trains_on_mocked_tfds_with_the_class_mixer(
         mock_tfds, tmp_path):
-    values = restore.parse_training_flags([
+    config = flag_text.config_from_args([
         "--flagfile=configs/celeba.cfg", "--image_size=16", "--width=4",
         "--latent_size=4", "--latent_channels=8", "--batch_size=4",
         "--n_critic=1", "--steps=2", "--log_every=2", "--noceleba_frontal",
         "--interpolation_pairs=2", "--interpolation_steps=3",
         f"--model_dir={tmp_path}",
     ])
-    result = training.train(train_flags.config_from_flags(values))
+    result = trainer.train(config)
     assert result.iterations == 2
     for name in ("g_class_consistency", "g_fool_d_class_mix",
                  "g_class_mix_consistency", "d_real_attributes"):
@@ -240,20 +241,19 @@ def test_zappos_config_trains_on_an_image_folder_with_attributes(tmp_path):
     (root / "broken.png").write_bytes(b"not a png")
     csv_path = tmp_path / "attributes.csv"
     csv_path.write_text("\n".join(rows) + "\n")
-    values = restore.parse_training_flags([
+    config = flag_text.config_from_args([
         "--flagfile=configs/zappos.cfg", f"--data_dir={root}",
         f"--attributes_csv={csv_path}", "--mixer=class_mixer",
         "--image_size=16", "--width=4", "--latent_size=4",
         "--latent_channels=8", "--batch_size=4", "--n_critic=2", "--steps=2",
         "--log_every=2", "--interpolation_pairs=3", f"--model_dir={tmp_path / 'run'}",
     ])
-    result = training.train(train_flags.config_from_flags(values))
+    result = trainer.train(config)
     assert result.iterations == 2
     assert np.isfinite(result.history["d_real_attributes"][-1])
     assert result.model.discriminator.output["attribute_logits"].shape[-1] == 2
     # The test split holds fewer than the 6 images of 3 pairs: the figure
     # takes training images instead of drawing empty rows.
-    config = train_flags.config_from_flags(values)
     assert len(list(data.load(config.data, "test"))) < 6
     assert inputs.held_out_examples(config, 6)["inputs"].shape == (6, 16, 16, 3)
     assert (tmp_path / "run" / "interpolation.png").exists()

@@ -1,4 +1,4 @@
-"""Figures of amr_tf.visualize and amr_tf.experiments.figures: PNGs of the
+"""Figures of amr_tf.figures.drawing and amr_tf.figures.charts: PNGs of the
 declared pixel size (image grids cropped to what they draw), written without
 touching matplotlib's global state."""
 
@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from amr_tf import visualize
-from amr_tf.experiments import figures
+from amr_tf.figures import charts
+from amr_tf.figures import drawing
 
 
 def png_size(path):
@@ -38,21 +38,21 @@ def test_import_keeps_the_backend_and_loads_no_pyplot():
     script = (
         "import sys, matplotlib\n"
         "before = matplotlib.get_backend()\n"
-        "import amr_tf.visualize, amr_tf.experiments.figures\n"
+        "import amr_tf.figures.drawing, amr_tf.figures.charts\n"
         "print(before, matplotlib.get_backend(),\n"
-        "      'matplotlib.pyplot' in sys.modules, amr_tf.visualize.__file__)\n"
+        "      'matplotlib.pyplot' in sys.modules, amr_tf.figures.drawing.__file__)\n"
     )
     output = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True,
         check=True, env={**os.environ, "MPLBACKEND": "svg"},
     ).stdout.split()
-    assert output == ["svg", "svg", "False", visualize.__file__]
+    assert output == ["svg", "svg", "False", drawing.__file__]
 
 
 def test_point_mixes_figure_is_figsize_times_dpi(tmp_path):
     points = np.random.default_rng(0).normal(size=(20, 2))
     path = tmp_path / "mixes.png"
-    visualize.save_point_mixes_figure(path, points, points[::-1], title="t")
+    drawing.save_point_mixes_figure(path, points, points[::-1], title="t")
     assert png_size(path) == (500, 500)  # figsize (5, 5) at 100 dpi
 
 
@@ -61,9 +61,9 @@ def test_image_grids_keep_long_row_labels_whole(tmp_path):
     the grid is not cut off, and a white margin surrounds everything."""
     long_label = "AMR (mixup), critic without spectral norm (extension)"
     rows = np.zeros((1, 2, 3, 8, 8, 1), np.float32)  # 1 pair, 2 methods, 3 steps
-    visualize.save_interpolation_figure(
+    drawing.save_interpolation_figure(
         tmp_path / "interpolation.png", rows, ["pixel", long_label], "t")
-    figures.save_image_grid(tmp_path / "grid.png", rows[0], ["a", "b", "c"],
+    charts.save_image_grid(tmp_path / "grid.png", rows[0], ["a", "b", "c"],
                             ["pixel", long_label])
     for name in ("interpolation.png", "grid.png"):
         image = grey_pixels(tmp_path / name)
@@ -72,9 +72,9 @@ def test_image_grids_keep_long_row_labels_whole(tmp_path):
 
 
 def test_experiment_figures_sizes(tmp_path):
-    figures.save_bar_chart(tmp_path / "bars.png", {"a": 0.2, "b": 0.7}, "share",
+    charts.save_bar_chart(tmp_path / "bars.png", {"a": 0.2, "b": 0.7}, "share",
                            reference=0.38, reference_label="floor")
-    figures.save_mask_heatmap(tmp_path / "mask.png", np.full((4, 10), 0.5),
+    charts.save_mask_heatmap(tmp_path / "mask.png", np.full((4, 10), 0.5),
                               ["00", "01", "10", "11"])
     assert png_size(tmp_path / "bars.png") == (400, 240)
     assert png_size(tmp_path / "mask.png") == (320, 186)  # (4, 4/3 + 1) in
@@ -85,7 +85,7 @@ def test_point_mix_panels_keep_long_titles_inside_the_figure(tmp_path):
     points = np.random.default_rng(0).uniform(-1, 1, (50, 2))
     images = {}
     for name, last_title in (("short", "b"), ("long", title)):
-        figures.save_point_mix_panels(
+        charts.save_point_mix_panels(
             tmp_path / f"{name}.png",
             [("a", points, points), (last_title, points, points)])
         images[name] = grey_pixels(tmp_path / f"{name}.png")

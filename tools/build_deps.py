@@ -57,8 +57,8 @@ DISTRIBUTIONS = {
 # Facts that imports cannot tell. Files a library reads (globs, relative to
 # the root; tests/test_build.py checks they hold pyproject's package-data):
 LIBRARY_DATA = {
-    "amr_tf/configs/__init__.py": ["amr_tf/configs/*.cfg"],
-    "amr_tf/serving/explorer.py": ["amr_tf/serving/explorer_static/*"],
+    "amr_tf/config/presets.py": ["amr_tf/config/flagfiles/*.cfg"],
+    "amr_tf/explorer/app.py": ["amr_tf/explorer/static/*"],
 }
 # A test's Bazel size, the files it reads and its tags:
 TEST_ATTRIBUTES = {

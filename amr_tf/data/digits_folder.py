@@ -1,6 +1,6 @@
 """scikit-learn's handwritten digits as an image folder with class sub-folders.
 
-    python -m amr_tf.data.digits_folder data/digits   # or: amr-digits data/digits
+    amr-digits data/digits               # amr_tf.cli.digits
     amr-train --config=digits            # reads data/digits
 
 The 1,797 8x8 grey digits of the UCI optical-recognition set ship inside
@@ -16,8 +16,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn import datasets
 
-from amr_tf import cli
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import UsageError
 
 # The digits' grey levels run from 0 to MAX_LEVEL.
 MAX_LEVEL = 16
@@ -40,21 +39,3 @@ def write(folder):
         with open(os.path.join(class_folder, f"{index:04d}.png"), "wb") as file:
             file.write(png)
     return len(images)
-
-
-def main(argv):
-    if len(argv) != 2:
-        cli.fail("give one argument, the folder to write the digits to")
-    try:
-        count = write(argv[1])
-    except UsageError as error:
-        cli.fail(error)
-    print(f"Wrote {count} digits to {argv[1]}")
-
-
-def run():
-    cli.run_main(main)
-
-
-if __name__ == "__main__":
-    run()

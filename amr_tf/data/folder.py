@@ -45,14 +45,16 @@ import csv
 import dataclasses
 import functools
 import hashlib
+import logging
 import os
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
-from amr_tf.data import registry
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import UsageError
+from amr_tf.data import examples
+
+_LOG = logging.getLogger(__name__)
 
 NATIVE_SIZE = 64
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -64,7 +66,7 @@ _CSV_VALUES = {"1": 1.0, "0": 0.0, "-1": 0.0}
 class _Catalog:
     """The usable images of a folder: relative paths and their targets."""
 
-    info: registry.DatasetInfo
+    info: examples.DatasetInfo
     paths: tuple[str, ...]
     attributes: np.ndarray  # float32 [N, num_attributes] of 0/1.
     labels: np.ndarray  # int32 [N].
@@ -86,9 +88,9 @@ def load(config, split):
         image = tf.io.decode_image(
             tf.io.read_file(file), channels=channels, expand_animations=False
         )
-        image = registry.crop_and_resize(image, size)
-        return registry.example(
-            registry.to_unit_range(image), attributes, label
+        image = examples.crop_and_resize(image, size)
+        return examples.example(
+            examples.to_unit_range(image), attributes, label
         )
 
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -154,7 +156,7 @@ def scan(root, channels):
         wrong_channels=len(native_channels) - len(paths),
     )
     if skipped.total:
-        logging.warning(
+        _LOG.warning(
             "skipped %d of %d image files under %s: %s",
             skipped.total,
             len(candidates),
@@ -232,7 +234,7 @@ def _catalog(config):
         raise UsageError(
             "dataset folder needs data_dir: set it to a folder of images"
         )
-    size = registry.resolve_image_size(config, NATIVE_SIZE)
+    size = examples.resolve_image_size(config, NATIVE_SIZE)
     paths, skipped = scan(config.data_dir, config.channels)
     if not paths:
         raise UsageError(
@@ -241,7 +243,7 @@ def _catalog(config):
             "channels"
         )
     if config.attributes_csv is None:
-        attribute_names = registry.select_attributes(config, (), (), "folder")
+        attribute_names = examples.select_attributes(config, (), (), "folder")
         attributes = np.zeros([len(paths), 0], np.float32)
     else:
         attribute_names, attributes = _attributes_of(config, paths)
@@ -250,12 +252,12 @@ def _catalog(config):
     class_ids = {name: index for index, name in enumerate(class_names)}
     labels = np.array(
         [
-            class_ids.get(path.split("/")[0], registry.NO_LABEL)
+            class_ids.get(path.split("/")[0], examples.NO_LABEL)
             for path in paths
         ],
         np.int32,
     )
-    dataset_info = registry.DatasetInfo(
+    dataset_info = examples.DatasetInfo(
         name="folder",
         input_shape=(size, size, config.channels),
         attribute_names=attribute_names,
@@ -277,7 +279,7 @@ def _attributes_of(config, paths):
         )
     unused = len(set(rows) - set(paths))
     if unused:
-        logging.warning(
+        _LOG.warning(
             "ignored %d rows of %s naming no usable image under %s",
             unused,
             config.attributes_csv,
@@ -304,7 +306,7 @@ def _read_attributes_csv(config):
             f"attributes CSV {csv_path} is empty: add a header row"
         )
     header = [name.strip() for name in lines[0]]
-    names = registry.select_attributes(
+    names = examples.select_attributes(
         config, tuple(header[1:]), tuple(header[1:]), f"{csv_path} line 1"
     )
     columns = [header.index(name) for name in names]

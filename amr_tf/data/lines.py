@@ -11,7 +11,7 @@ import math
 
 import tensorflow as tf
 
-from amr_tf.data import registry
+from amr_tf.data import examples
 
 NATIVE_SIZE = 32
 NUM_TRAIN = 50_000
@@ -23,9 +23,9 @@ _RADIUS_AT_NATIVE_SIZE = 15.0
 
 
 def info(config):
-    size = registry.resolve_image_size(config, NATIVE_SIZE)
-    registry.select_attributes(config, (), (), "lines")
-    return registry.DatasetInfo(
+    size = examples.resolve_image_size(config, NATIVE_SIZE)
+    examples.select_attributes(config, (), (), "lines")
+    return examples.DatasetInfo(
         name="lines",
         input_shape=(size, size, 1),
         attribute_names=(),
@@ -37,19 +37,19 @@ def info(config):
 
 def load(config, split):
     size = info(config).input_shape[0]
-    num_examples = registry.resolve_num_examples(
+    num_examples = examples.resolve_num_examples(
         config, split, NUM_TRAIN, NUM_TEST
     )
 
     def make_examples(draws):
         num = tf.shape(draws)[0]
-        return registry.example(
+        return examples.example(
             render_lines(2.0 * math.pi * draws[:, 0], size),
             tf.zeros([num, 0]),
-            tf.fill([num], registry.NO_LABEL),
+            tf.fill([num], examples.NO_LABEL),
         )
 
-    return registry.procedural_dataset(
+    return examples.procedural_dataset(
         num_examples, _SPLIT_SALTS[split], 1, make_examples
     )
 
@@ -83,4 +83,4 @@ def render_lines(angles, image_size=NATIVE_SIZE):
     coverage = tf.clip_by_value(
         _WIDTH_AT_NATIVE_SIZE * scale / 2.0 + 0.5 - distance, 0.0, 1.0
     )
-    return registry.to_unit_range(coverage[..., None], max_value=1.0)
+    return examples.to_unit_range(coverage[..., None], max_value=1.0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from amr_tf.data.registry import NO_LABEL
+from amr_tf.data.examples import NO_LABEL
 
 # Held-out examples that interpolation figures draw their pairs from.
 PAIR_POOL = 512

@@ -22,7 +22,7 @@ import math
 
 import tensorflow as tf
 
-from amr_tf.data import registry
+from amr_tf.data import examples
 
 ATTRIBUTE_NAMES = ("round", "warm", "large")
 NATIVE_SIZE = 32
@@ -46,11 +46,11 @@ _BACKGROUND_LEVELS = (0.03, 0.10)
 
 
 def info(config):
-    size = registry.resolve_image_size(config, NATIVE_SIZE)
-    attributes = registry.select_attributes(
+    size = examples.resolve_image_size(config, NATIVE_SIZE)
+    attributes = examples.select_attributes(
         config, ATTRIBUTE_NAMES, ATTRIBUTE_NAMES, "shapes"
     )
-    return registry.DatasetInfo(
+    return examples.DatasetInfo(
         name="shapes",
         input_shape=(size, size, 3),
         attribute_names=attributes,
@@ -66,7 +66,7 @@ def load(config, split):
     kept = [
         ATTRIBUTE_NAMES.index(name) for name in dataset_info.attribute_names
     ]
-    num_examples = registry.resolve_num_examples(
+    num_examples = examples.resolve_num_examples(
         config, split, NUM_TRAIN, NUM_TEST
     )
 
@@ -74,13 +74,13 @@ def load(config, split):
         images, bits = render_shapes(
             draws, size, centred=config.sprite_position == "centred")
         labels = tf.reduce_sum(tf.cast(bits, tf.int32) * [1, 2, 4], axis=-1)
-        return registry.example(
-            registry.to_unit_range(images, max_value=1.0),
+        return examples.example(
+            examples.to_unit_range(images, max_value=1.0),
             tf.gather(bits, kept, axis=-1),
             labels,
         )
 
-    return registry.procedural_dataset(
+    return examples.procedural_dataset(
         num_examples, _SPLIT_SALTS[split], NUM_DRAWS, make_examples
     )
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from amr_tf.data import registry
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import UsageError
+from amr_tf.data import examples
 
 NUM_TURNS = 2.0
 NOISE_STD = 0.02
@@ -33,8 +33,8 @@ def info(config):
             f"image size {config.image_size} does not apply to spiral "
             "(2-D points): leave it unset"
         )
-    registry.select_attributes(config, (), (), "spiral")
-    return registry.DatasetInfo(
+    examples.select_attributes(config, (), (), "spiral")
+    return examples.DatasetInfo(
         name="spiral",
         input_shape=(2,),
         attribute_names=(),
@@ -45,7 +45,7 @@ def info(config):
 
 def load(config, split):
     info(config)
-    num_examples = registry.resolve_num_examples(
+    num_examples = examples.resolve_num_examples(
         config, split, NUM_TRAIN, NUM_TEST
     )
 
@@ -55,13 +55,13 @@ def load(config, split):
             draws[:, 1:], _UNIFORM_EPSILON, 1.0 - _UNIFORM_EPSILON
         )
         noise = NOISE_STD * tf.math.ndtri(uniform)
-        return registry.example(
+        return examples.example(
             spiral_points(draws[:, 0]) + noise,
             tf.zeros([num, 0]),
-            tf.fill([num], registry.NO_LABEL),
+            tf.fill([num], examples.NO_LABEL),
         )
 
-    return registry.procedural_dataset(
+    return examples.procedural_dataset(
         num_examples, _SPLIT_SALTS[split], 3, make_examples
     )
 

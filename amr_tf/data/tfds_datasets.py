@@ -18,8 +18,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from amr_tf.data import registry
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import UsageError
+from amr_tf.data import examples
 
 CELEBA_DEFAULT_ATTRIBUTES = ("Male", "Heavy_Makeup", "Wearing_Lipstick")
 CELEBA_CROP_BOX = (40, 19, 140, 140)  # (top, left, height, width)
@@ -66,25 +66,25 @@ def load(config, split):
     if config.name != "celeb_a":
 
         def to_example(features):
-            image = registry.crop_and_resize(features["image"], size)
-            return registry.example(
-                registry.to_unit_range(image), tf.zeros([0]), features["label"]
+            image = examples.crop_and_resize(features["image"], size)
+            return examples.example(
+                examples.to_unit_range(image), tf.zeros([0]), features["label"]
             )
 
         return dataset.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
 
     def to_celeba_example(features):
-        image = registry.crop_and_resize(
+        image = examples.crop_and_resize(
             features["image"], size, CELEBA_CROP_BOX
         )
         attributes = [
             features["attributes"][name]
             for name in dataset_info.attribute_names
         ]
-        return registry.example(
-            registry.to_unit_range(image),
+        return examples.example(
+            examples.to_unit_range(image),
             tf.stack(attributes),
-            registry.NO_LABEL,
+            examples.NO_LABEL,
         )
 
     if config.celeba_frontal:
@@ -116,15 +116,15 @@ def _prepared_builder(config):
     import tensorflow_datasets as tfds
 
     spec = _SPECS[config.name]
-    size = registry.resolve_image_size(config, spec.native_size)
+    size = examples.resolve_image_size(config, spec.native_size)
     builder = tfds.builder(config.name, data_dir=config.data_dir)
     if config.name == "celeb_a":
         available = tuple(builder.info.features["attributes"].keys())
-        attributes = registry.select_attributes(
+        attributes = examples.select_attributes(
             config, available, CELEBA_DEFAULT_ATTRIBUTES, "celeb_a"
         )
     else:
-        attributes = registry.select_attributes(config, (), (), config.name)
+        attributes = examples.select_attributes(config, (), (), config.name)
     if not builder.is_prepared():
         root = builder.data_dir_root
         raise UsageError(
@@ -132,7 +132,7 @@ def _prepared_builder(config):
             f"`tfds build {config.name} --data_dir={root}` on a machine with "
             "internet access and copy the folder here"
         )
-    dataset_info = registry.DatasetInfo(
+    dataset_info = examples.DatasetInfo(
         name=config.name,
         input_shape=(size, size, spec.channels),
         attribute_names=attributes,

@@ -22,9 +22,9 @@ import keras
 import numpy as np
 
 from amr_tf import data as data_lib
-from amr_tf.errors import Argument
-from amr_tf.errors import ArgumentError
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import Argument
+from amr_tf.core.errors import ArgumentError
+from amr_tf.core.errors import UsageError
 from amr_tf.eval import progress as progress_lib
 
 FEATURE_SIZE = 64

@@ -14,8 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from amr_tf import data as data_lib
-from amr_tf import inference
-from amr_tf import mixers as mixer_lib
+from amr_tf.core import interpolation
+from amr_tf.core import mixers as mixer_lib
+from amr_tf.core.errors import UsageError
+from amr_tf.core.errors import check_choice
 from amr_tf.data import pairs as data_pairs
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import classifier as classifier_lib
@@ -25,8 +27,6 @@ from amr_tf.eval import mixes
 from amr_tf.eval import progress
 from amr_tf.eval import spiral_mixes
 from amr_tf.eval import sprites
-from amr_tf.errors import UsageError
-from amr_tf.errors import check_choice
 
 METRICS = ("fid", "linear_probe", "clustering", "latent_structure", "lines",
            "spiral", "sprites", "mix_attributes", "consistency")
@@ -92,7 +92,7 @@ def evaluate(restored, names, settings=EvalSettings()):
     """Measures the named metrics of a restored run.
 
     Args:
-        restored: `amr_tf.restore.Restored`.
+        restored: `amr_tf.training.restore.Restored`.
         names: metric names from `METRICS`.
         settings: an `EvalSettings`.
 
@@ -153,7 +153,7 @@ def _fid(restored, settings):
     examples = _held_out(restored, settings)
     inputs = examples["inputs"]
     real = classifier.features(inputs)
-    reconstructions = inference.decode(model, inference.encode(model, inputs))
+    reconstructions = interpolation.decode(model, interpolation.encode(model, inputs))
     results = {
         "classifier_test_accuracy": classifier.test_accuracy,
         "fid_reconstruction": fid.feature_fid(
@@ -164,7 +164,7 @@ def _fid(restored, settings):
         mixers[f"mix_{name}"] = mixer_lib.build_mixer(name, seed=config.seed)
     for key, mixer in mixers.items():
         results[f"fid_{key}"] = [
-            fid.feature_fid(real, classifier.features(inference.random_mixes(
+            fid.feature_fid(real, classifier.features(interpolation.random_mixes(
                 model, inputs, settings.seed + resample, mixer=mixer)))
             for resample in progress.track(range(settings.resamples),
                                            f"fid_{key} resamples",
@@ -191,8 +191,8 @@ def _train_and_test_latents(restored, settings):
     model = restored.model
     train = first_examples(restored.config.data, "train", settings.num_examples)
     test = _held_out(restored, settings)
-    return (inference.encode(model, train["inputs"]), train["label"],
-            inference.encode(model, test["inputs"]), test["label"])
+    return (interpolation.encode(model, train["inputs"]), train["label"],
+            interpolation.encode(model, test["inputs"]), test["label"])
 
 
 def _linear_probe(restored, settings):
@@ -211,7 +211,7 @@ def _clustering(restored, settings):
 def _latent_structure(restored, settings):
     inputs = first_examples(restored.config.data, "test",
                             settings.tsne_examples)["inputs"]
-    latents = inference.encode(restored.model, inputs)
+    latents = interpolation.encode(restored.model, inputs)
     seeds = progress.track(
         range(settings.seed, settings.seed + settings.tsne_seeds),
         "t-SNE seeds", settings.progress)
@@ -223,7 +223,7 @@ def _lines(restored, settings):
     inputs = first_examples(restored.config.data, "test",
                             2 * settings.line_pairs)["inputs"]
     pairs = len(inputs) // 2
-    interpolations = inference.interpolate(
+    interpolations = interpolation.interpolate(
         restored.model, inputs[:pairs], inputs[pairs:2 * pairs],
         np.linspace(1.0, 0.0, settings.line_steps))
     distance, smoothness = acai_metrics.line_metrics(interpolations)
@@ -244,9 +244,9 @@ def _sprites(restored, settings):
     inputs, model = examples["inputs"], restored.model
     first, second = data_pairs.pick_pairs(examples["label"], len(inputs),
                                           settings.seed)
-    midpoints = inference.interpolate(model, inputs[first], inputs[second],
+    midpoints = interpolation.interpolate(model, inputs[first], inputs[second],
                                       [0.5])[:, 0]
-    reconstructions = inference.decode(model, inference.encode(model, inputs))
+    reconstructions = interpolation.decode(model, interpolation.encode(model, inputs))
     return {
         "one_sprite_fraction": sprites.one_sprite_fraction(midpoints),
         "pixel_one_sprite_fraction": sprites.one_sprite_fraction(
@@ -265,7 +265,7 @@ def _mix_attributes(restored, settings):
     model, inputs = restored.model, examples["inputs"]
     attributes = examples["attributes"]
     judged_copies = classifier.predict_attributes(
-        inference.decode(model, inference.encode(model, inputs)))
+        interpolation.decode(model, interpolation.encode(model, inputs)))
     return {
         **mixes.cross_combinations(model, classifier, inputs, attributes,
                                    judged_copies, settings.seed),

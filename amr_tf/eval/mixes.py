@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from amr_tf import inference
-from amr_tf import losses
-from amr_tf import mixers as mixer_lib
-from amr_tf.errors import UsageError
+from amr_tf.core import interpolation
+from amr_tf.core import losses
+from amr_tf.core import mixers as mixer_lib
+from amr_tf.core.errors import UsageError
 
 
 def mixing_consistency(model, inputs, seed, kind="l2"):
@@ -29,10 +29,10 @@ def mixing_consistency(model, inputs, seed, kind="l2"):
     alpha ~ U(0, 1) (whatever mixer the model trains with). `"l2"` is the
     mean squared difference, `"l1"` the mean absolute difference.
     """
-    latents = tf.constant(inference.encode(model, inputs))
+    latents = tf.constant(interpolation.encode(model, inputs))
     mixed = mixer_lib.Mixup().mix_batch(
         latents, tf.constant([seed, 0], tf.int64)).latents
-    reencoded = inference.encode(model, inference.decode(model, np.asarray(mixed)))
+    reencoded = interpolation.encode(model, interpolation.decode(model, np.asarray(mixed)))
     return float(np.mean(losses.distance(mixed, reencoded, kind)))
 
 
@@ -43,7 +43,7 @@ def code_spread(model, inputs, seed, kind="l2"):
     a consistency that an encoder cannot shrink by shrinking its codes
     (paper Fig. 8b plots the absolute distance).
     """
-    latents = inference.encode(model, inputs)
+    latents = interpolation.encode(model, inputs)
     partners = np.asarray(mixer_lib.random_partners(
         len(latents), tf.constant([seed, 1], tf.int64)))
     return float(np.mean(losses.distance(latents, latents[partners], kind)))
@@ -96,7 +96,7 @@ def judged_mixes(model, classifier, images_a, images_b, selectors, targets):
     """The classifier's (N, k) {0, 1} attributes of decoded class mixes
     Mix(f(a), f(b), s) with targets y~ (the paper's mixer reads y~, the
     parent-aware one s)."""
-    return classifier.predict_attributes(inference.class_mixes(
+    return classifier.predict_attributes(interpolation.class_mixes(
         model, images_a, images_b, selectors, targets))
 
 

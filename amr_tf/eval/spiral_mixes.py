@@ -20,7 +20,7 @@ Measures, for points with the mix's α (the weight of x1):
 
 import numpy as np
 
-from amr_tf import inference
+from amr_tf.core import interpolation
 from amr_tf.data import spiral
 
 MID_ALPHA = (0.25, 0.75)
@@ -39,10 +39,10 @@ def mixup_pairs(count, seed):
 
 def decoded_mixes(model, inputs, partners, alphas):
     """g(α·f(x) + (1−α)·f(x[partners])) for (N, 2) `inputs`; (N, 2) NumPy."""
-    latents = inference.encode(model, inputs)
+    latents = interpolation.encode(model, inputs)
     weights = alphas[:, None].astype(np.float32)
     mixed = weights * latents + (1.0 - weights) * latents[partners]
-    return inference.decode(model, mixed)
+    return interpolation.decode(model, mixed)
 
 
 def scores(points, epsilon, alphas=None):

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.stats
 import tensorflow as tf
 
-from amr_tf.errors import UsageError
+from amr_tf.core.errors import UsageError
 
 # Where `python -m amr_tf.evaluate` writes a run's metrics.
 METRICS_FILE = "metrics.json"

@@ -1,6 +1,6 @@
 """The supervised class mixer on aligned shapes (paper §3.1, Fig. 6 and 11).
 
-    python -m amr_tf.experiments.class_mixer --quick
+    amr-experiments class_mixer --quick
 
 Trains AMR with a class mixer (eq. 6) beside Bernoulli mixup on centred
 `shapes` sprites, whose three binary attributes (round, warm, large) are
@@ -29,18 +29,15 @@ import itertools
 import os
 
 import numpy as np
-from absl import flags
-from absl import logging
 
-from amr_tf import cli
-from amr_tf import inference
-from amr_tf import mixers as mixer_lib
-from amr_tf.errors import UsageError
+from amr_tf.core import interpolation
+from amr_tf.core import mixers as mixer_lib
+from amr_tf.core.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
 from amr_tf.eval import summary
 from amr_tf.experiments import common
-from amr_tf.experiments import figures
+from amr_tf.figures import charts
 
 CONFIG = "shapes_class_mixer"
 FIGURE_PAIRS = 4
@@ -54,9 +51,6 @@ VARIANTS = {
 }
 # --quick: 16 px images and fewer iterations than the config's.
 QUICK_FLAGS = ("--image_size=16", "--steps=1200", "--log_every=200")
-
-flags.adopt_module_key_flags(common)  # --help lists them.
-FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,13 +162,13 @@ def save_attribute_mixes(path, restored, title):
     for first, second in zip(firsts[:FIGURE_PAIRS], partners[:FIGURE_PAIRS]):
         targets = np.asarray(mixer_lib.mix_targets(
             selectors, attributes[first], attributes[second]))
-        decoded = inference.class_mixes(
+        decoded = interpolation.class_mixes(
             restored.model, np.repeat(inputs[first:first + 1], count, axis=0),
             np.repeat(inputs[second:second + 1], count, axis=0), selectors,
             targets)
         rows.append(np.concatenate([inputs[[first, second]], decoded]))
     names = restored.info.attribute_names
-    figures.save_image_grid(
+    charts.save_image_grid(
         path, np.stack(rows), ["x1", "x2"] + [f"s={_bits(s)}" for s in selectors],
         [f"{_bits(attributes[f])} | {_bits(attributes[s])}"
          for f, s in zip(firsts[:FIGURE_PAIRS], partners[:FIGURE_PAIRS])],
@@ -187,23 +181,7 @@ def save_masks(path, restored, title):
     none (so y~ = s for the paper's mixer)."""
     selectors = all_selectors(restored.info.num_attributes)
     probabilities = restored.model.class_mixer.probabilities(selectors, selectors)
-    figures.save_mask_heatmap(
+    charts.save_mask_heatmap(
         path, np.asarray(probabilities), [f"s={_bits(s)}" for s in selectors],
         title=f"{title}: p per selector "
               f"({', '.join(restored.info.attribute_names)})")
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    with common.cli_errors():
-        run(Options(
-            output_dir=common.output_dir_or_default("class_mixer"),
-            quick=FLAGS.quick, seeds=FLAGS.model_seeds or MODEL_SEEDS,
-            classifier_dir=FLAGS.classifier_dir,
-            overrides=common.overrides_from_command_line(),
-        ))
-
-
-if __name__ == "__main__":
-    cli.run_main(main)

@@ -1,8 +1,8 @@
 """What every experiment shares: its flags, training its runs, tables.
 
 An experiment is a list of `Run`s (training flags on top of a packaged
-config, `amr_tf.configs`), trained one after another into `output_dir/<run name>` with
-`training.train` (so an interrupted experiment resumes where it stopped and
+config, `amr_tf.config.presets`), trained one after another into `output_dir/<run name>` with
+`trainer.train` (so an interrupted experiment resumes where it stopped and
 a finished run is not retrained), then evaluated with `amr_tf.eval`.
 
 Training flags given on an experiment's command line (e.g. `--steps=50`)
@@ -10,29 +10,25 @@ override those of every run; `--model_dir` and `--seed` are the
 experiment's to set.
 """
 
-import contextlib
 import dataclasses
 import json
 import os
 import time
 
 import numpy as np
-from absl import flags
 
-from amr_tf import cli
-from amr_tf import configs
-from amr_tf import curves as curves_lib
-from amr_tf import flags as train_flags
-from amr_tf import inference
-from amr_tf import restore
-from amr_tf import training
-from amr_tf import visualize
+from amr_tf.config import flag_text
+from amr_tf.config import presets
+from amr_tf.core import interpolation
+from amr_tf.core.errors import check_choice
 from amr_tf.data import pairs as data_pairs
-from amr_tf.errors import UsageError
-from amr_tf.errors import check_choice
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
-from amr_tf.experiments import figures
+from amr_tf.figures import charts
+from amr_tf.figures import drawing
+from amr_tf.training import curves as curves_lib
+from amr_tf.training import restore
+from amr_tf.training import trainer
 
 RESULTS_FILE = "results.json"
 # Seconds a run has spent training, over every resume.
@@ -41,22 +37,8 @@ TABLE_FILE = "results.md"
 # The loss terms of every run's curves in training_curves.png.
 CURVE_TAGS = ("g_reconstruction", "g_total", "d_total")
 # Training flags an experiment sets per run itself.
-_RUN_FLAGS = ("model_dir", "seed")
+RUN_FLAGS = ("model_dir", "seed")
 
-flags.DEFINE_bool("quick", False,
-                  "CPU settings: fewer iterations, smaller images and fewer "
-                  "seeds than the paper.")
-flags.DEFINE_string("output_dir", None,
-                    "Runs, tables and figures go here; default "
-                    "runs/experiments/<experiment>.")
-flags.DEFINE_integer("model_seeds", None,
-                     "Model seeds per method (spiral, fid_table, lines); "
-                     "default: the experiment's.")
-flags.DEFINE_string("classifier_dir", None,
-                    "Cache of FID feature classifiers; default "
-                    "<output_dir>/classifiers.")
-
-FLAGS = flags.FLAGS
 
 # --quick: 16 px images, 800 iterations of the config's own settings.
 QUICK_FLAGS = ("--image_size=16", "--steps=800", "--log_every=100")
@@ -79,7 +61,7 @@ METHODS = {
     "arae": ("ARAE", ("--objective=arae",)),
     "acai": ("ACAI", ("--objective=acai",)),
     "acai_berthelot": ("ACAI (Berthelot et al. set-up)",
-                       (f"--flagfile={configs.path('acai')}",)),
+                       (f"--flagfile={presets.path('acai')}",)),
     "amr_mixup": ("AMR (mixup)", ("--objective=amr", "--mixer=mixup")),
     "amr_bernoulli": ("AMR (Bernoulli)",
                       ("--objective=amr", "--mixer=bernoulli")),
@@ -92,26 +74,10 @@ METHODS = {
          f"--gradient_penalty={R1_WEIGHT:g}")),
 }
 
-flags.DEFINE_list("methods", list(METHODS),
-                  f"Methods to compare (fid_table, lines), from "
-                  f"{', '.join(METHODS)}.")
-
 
 class Preempted(Exception):
     """SIGTERM stopped a run after saving its checkpoint; the experiment
     stops there, and the same command resumes it."""
-
-
-@contextlib.contextmanager
-def cli_errors():
-    """For an experiment's `main`: a `UsageError` prints its line and exits
-    2; a `Preempted` prints how to resume and exits 0."""
-    try:
-        yield
-    except UsageError as error:
-        cli.fail(error)
-    except Preempted as stop:
-        print(stop)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,17 +124,7 @@ def method_runs(methods, base_args, seeds, method_flags=None):
 
 def config_flag(name):
     """`--flagfile=` for the packaged config `name`."""
-    return f"--flagfile={configs.path(name)}"
-
-
-def overrides_from_command_line():
-    """Training flags given on the command line, to apply to every run."""
-    given = cli.training_flags_given(train_flags.__name__)
-    for name in _RUN_FLAGS:
-        if name in given:
-            cli.fail(f"--{name} is set per run by the experiment; use "
-                     "--output_dir and --model_seeds")
-    return tuple(given.values())
+    return f"--flagfile={presets.path(name)}"
 
 
 def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
@@ -189,16 +145,14 @@ def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
     trained = []
     for index, run in enumerate(runs):
         model_dir = os.path.join(output_dir, run.name)
-        values = restore.parse_training_flags(
+        config = flag_text.config_from_args(
             ["--noexport", *run.args, *overrides, f"--seed={run.seed}",
              f"--model_dir={model_dir}"])
-        config = train_flags.config_from_flags(values)
         print(f"[{index + 1}/{len(runs)}] {run.method}, seed {run.seed}: "
               f"{config.steps} iterations in {model_dir}", flush=True)
         start = time.perf_counter()
         callbacks = callbacks_for(run, config) if callbacks_for else ()
-        result = training.train(config, train_flags.serialize(values),
-                                train_flags.STRUCTURAL_FLAGS, callbacks)
+        result = trainer.train(config, callbacks)
         seconds = _add_training_time(
             model_dir, time.perf_counter() - start if result.history else 0.0)
         if result.preempted:
@@ -206,7 +160,7 @@ def train_runs(runs, output_dir, overrides=(), callbacks_for=None):
                 f"Stopped by SIGTERM after iteration {result.iterations} of "
                 f"{model_dir}; checkpoint saved. Re-run the same command to "
                 "resume.")
-        info = training.validate(config)
+        info = trainer.validate(config)
         trained.append(Trained(run, restore.Restored(config, info, result.model),
                                seconds))
     return trained
@@ -243,10 +197,10 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
     order = [label for label, _ in METHODS.values()]
     items = sorted(items, key=lambda item: order.index(item.run.method)
                    if item.run.method in order else len(order))
-    rows = [visualize.pixel_interpolation(images_a, images_b, alphas)]
-    rows += [inference.interpolate(item.restored.model, images_a, images_b,
+    rows = [drawing.pixel_interpolation(images_a, images_b, alphas)]
+    rows += [interpolation.interpolate(item.restored.model, images_a, images_b,
                                    alphas) for item in items]
-    visualize.save_interpolation_figure(
+    drawing.save_interpolation_figure(
         path, np.stack(rows, axis=1),
         ["pixel"] + [item.run.method for item in items],
         title=f"{restored.info.name}: interpolations (α from 1 to 0)")
@@ -259,7 +213,7 @@ def save_training_curves(path, trained):
     runs = [curves_lib.read_scalars(item.restored.config.model_dir,
                                     CURVE_TAGS) for item in trained]
     by_run_method = by_method(zip(trained, runs), lambda pair: pair[0].run.method)
-    figures.save_training_curves(
+    charts.save_training_curves(
         path, {method: [run for _, run in group]
                for method, group in by_run_method.items()})
     return [curves_lib.plateau_change(run["g_reconstruction"]) for run in runs]
@@ -314,8 +268,3 @@ def write_outputs(output_dir, results, table_text):
     print(table_text)
     print(f"Results in {json_path} and {table_path}")
     return json_path, table_path
-
-
-def output_dir_or_default(name):
-    """--output_dir, or runs/experiments/<name>."""
-    return FLAGS.output_dir or os.path.join("runs", "experiments", name)

@@ -1,6 +1,6 @@
 """Tables 1-2 analogue: ARAE vs AMR (mixup, Bernoulli) vs ACAI.
 
-    python -m amr_tf.experiments.fid_table --quick [--config=shapes]
+    amr-experiments fid_table --quick [--config=shapes]
 
 Trains every method of --methods for --model_seeds seeds on a config
 (configs/<config>.cfg: shapes by default; mnist or celeba with their data
@@ -24,11 +24,7 @@ import dataclasses
 import os
 
 import numpy as np
-from absl import flags
-from absl import logging
 
-from amr_tf import cli
-from amr_tf import configs
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import common
@@ -59,12 +55,6 @@ TESTED = ("fid_mix_mixup", "fid_mix_bernoulli", "inter_cluster_distance",
           "one_sprite_fraction")
 
 DEFAULT_CONFIG = "shapes"
-configs.define_flag(__name__, "Packaged config to train on; default "
-                    f"{DEFAULT_CONFIG}.")
-
-flags.adopt_module_key_flags(common)  # --help lists them.
-FLAGS = flags.FLAGS
-
 
 @dataclasses.dataclass(frozen=True)
 class Options:
@@ -163,21 +153,3 @@ def _held_out_count(pooled, settings):
     the test split is smaller)."""
     counts = next(iter(pooled.values())).get("fid_examples")
     return int(counts[0]) if counts else settings.num_examples
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    config = FLAGS.config or DEFAULT_CONFIG
-    with common.cli_errors():
-        run(Options(
-            output_dir=common.output_dir_or_default(f"fid_{config}"),
-            quick=FLAGS.quick, config=config,
-            methods=tuple(FLAGS.methods), seeds=FLAGS.model_seeds,
-            classifier_dir=FLAGS.classifier_dir,
-            overrides=common.overrides_from_command_line(),
-        ))
-
-
-if __name__ == "__main__":
-    cli.run_main(main)

@@ -1,6 +1,6 @@
 """ACAI's lines benchmark: ARAE, ACAI and AMR variants (METHOD.md §6).
 
-    python -m amr_tf.experiments.lines --quick
+    amr-experiments lines --quick
 
 Trains each method of --methods on `lines` (configs/lines.cfg: ACAI's 32 px
 networks and optimiser) and measures ACAI's Mean Distance (cosine distance
@@ -18,15 +18,12 @@ import dataclasses
 import os
 
 import numpy as np
-from absl import flags
-from absl import logging
 
-from amr_tf import cli
-from amr_tf import visualize
 from amr_tf.eval import acai_metrics
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import summary
 from amr_tf.experiments import common
+from amr_tf.figures import drawing
 
 # ACAI's own lines set-up has a 2x2x16 latent (lines.cfg: 4x4x16).
 AUTHORS_FLAGS = {"acai_berthelot": ("--latent_size=2",)}
@@ -36,9 +33,6 @@ BLANK = "blank image (no model)"
 # --quick: 16 px lines, one D update per G update, a larger learning rate.
 QUICK_FLAGS = ("--image_size=16", "--n_critic=1", "--batch_size=32",
                "--learning_rate=5e-4", "--steps=1500", "--log_every=100")
-
-flags.adopt_module_key_flags(common)  # --help lists them.
-FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +114,7 @@ def _reference_metrics(restored, settings):
     inputs = metrics_lib.first_examples(restored.config.data, "test",
                                         2 * settings.line_pairs)["inputs"]
     pairs = len(inputs) // 2
-    pixel = visualize.pixel_interpolation(
+    pixel = drawing.pixel_interpolation(
         inputs[:pairs], inputs[pairs:2 * pairs],
         np.linspace(1.0, 0.0, settings.line_steps))
     blank = np.full_like(pixel, -1.0)  # Images are in [-1, 1], lines +1.
@@ -136,19 +130,3 @@ def _format(metrics, name, scale):
     if name not in metrics:
         return "-"
     return summary.format_value([v * scale for v in metrics[name]], 3)
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    with common.cli_errors():
-        run(Options(
-            output_dir=common.output_dir_or_default("lines"),
-            quick=FLAGS.quick, methods=tuple(FLAGS.methods),
-            seeds=FLAGS.model_seeds,
-            overrides=common.overrides_from_command_line(),
-        ))
-
-
-if __name__ == "__main__":
-    cli.run_main(main)

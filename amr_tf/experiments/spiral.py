@@ -1,6 +1,6 @@
 """Spiral study (paper §5.2, Fig. 7-8): does β keep decoded mixes on the data?
 
-    python -m amr_tf.experiments.spiral --quick
+    amr-experiments spiral --quick
 
 Trains AMR (mixup, λ = 10) for each β in --betas, AMR β = 0 with a critic
 without spectral norm (an extension: the paper's 1-Lipschitz critic stays at
@@ -32,17 +32,13 @@ import os
 
 import keras
 import numpy as np
-from absl import flags
-from absl import logging
 
-from amr_tf import cli
-from amr_tf.errors import UsageError
 from amr_tf.eval import metrics as metrics_lib
 from amr_tf.eval import mixes
 from amr_tf.eval import spiral_mixes
 from amr_tf.eval import summary
 from amr_tf.experiments import common
-from amr_tf.experiments import figures
+from amr_tf.figures import charts
 
 # (iterations per 100 epochs, iterations between logs): the paper's 100
 # epochs of the 10,000 training points at batch 64, or --quick's 2,000
@@ -61,17 +57,6 @@ UNCONSTRAINED_CRITIC = (
     "amr_beta0_unconstrained", "AMR β=0, critic without spectral norm (extension)",
     ("--objective=amr", "--consistency_weight=0", "--disc_norm=none"))
 
-flags.DEFINE_list("betas", ["0", "0.1", "10", "100"],
-                  "Consistency weights β of the AMR runs.")
-flags.DEFINE_enum("figure", "7", ["7", "8"],
-                  "7: every β, the extension and both ACAIs for 100 epochs; "
-                  "8: AMR β=0 for 200 epochs and both ACAIs for 300.")
-flags.DEFINE_float("epsilon", 0.05,
-                   "Distance to the noiseless spiral that counts as on it "
-                   "(the data's noise std is 0.02).")
-
-flags.adopt_module_key_flags(common)  # --help lists them.
-FLAGS = flags.FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,15 +170,15 @@ def run(options):
     references = {name: value for name, value in per_run[0][1].items()
                   if name.startswith(spiral_mixes.REFERENCES)}
     output_dir = options.output_dir
-    figures.save_point_mix_panels(os.path.join(output_dir, "spiral_mixes.png"),
+    charts.save_point_mix_panels(os.path.join(output_dir, "spiral_mixes.png"),
                                   panels)
-    figures.save_bar_chart(
+    charts.save_bar_chart(
         os.path.join(output_dir, "spiral_on_manifold.png"),
         {m: np.mean(r["on_manifold_fraction"]) for m, r in results.items()},
         f"decoded mixes within ε={options.epsilon:g}",
         reference=references["input_mix_on_manifold_fraction"],
         reference_label="input-space mixes (no model)")
-    figures.save_curves(
+    charts.save_curves(
         os.path.join(output_dir, "spiral_consistency.png"), curves,
         "mixing consistency / code spread", styles={"AMR β=0": "k-", "ACAI": "r-"})
     table = _table(results, references, options, settings)
@@ -246,35 +231,3 @@ def _table(results, references, options, settings):
         table += (f"\n\nAgainst {baseline}, pairs by model seed:\n\n"
                   + common.markdown_table(["run", *TESTED.values()], tests))
     return table
-
-
-def _parse_betas(texts):
-    try:
-        return tuple(float(text) for text in texts)
-    except ValueError:
-        raise UsageError(f"--betas must be numbers, got {','.join(texts)}") from None
-
-
-def main(argv):
-    cli.reject_extra_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    with common.cli_errors():
-        figure = int(FLAGS.figure)
-        if figure == 8 and FLAGS["betas"].present:
-            raise UsageError("--betas is for --figure=7; Fig. 8 compares "
-                             "AMR β=0 with ACAI")
-        options = Options(
-            output_dir=common.output_dir_or_default(
-                "spiral" if figure == 7 else "spiral_fig8"),
-            quick=FLAGS.quick,
-            figure=figure,
-            betas=_parse_betas(FLAGS.betas),
-            epsilon=FLAGS.epsilon,
-            seeds=FLAGS.model_seeds or 1,
-            overrides=common.overrides_from_command_line(),
-        )
-        run(options)
-
-
-if __name__ == "__main__":
-    cli.run_main(main)

@@ -1,1 +1,4 @@
-"""Serving exported models: a gRPC client, and a local stand-in for TF Serving."""
+"""The `python -m amr_tf.serving.*` entry points: `server` (the TF Serving
+stand-in), `client` and `explorer`. Each hands over to its command in
+`amr_tf.cli`; the code they run lives in `amr_tf.model_server`,
+`amr_tf.client` and `amr_tf.explorer`."""

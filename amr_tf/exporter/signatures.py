@@ -1,0 +1,162 @@
+"""The serving signatures of a trained model, as a `tf.Module`.
+
+The signature names and their input and output keys are the serving
+contract, `amr_tf.tfserving.contract` (a table there, and in the README).
+Images are float32 NHWC in [-1, 1] (for point data such as the spiral,
+"images" are (N, D) points); latents are float32 with the encoder's latent
+shape; the batch dimension N is dynamic. Every output is float32, also when
+the model trained in mixed precision.
+
+`alpha` is the weight of `a`: 1 decodes a, 0 decodes b, through the model's
+own mixer at a fixed coefficient (`Mixer.fixed_mask`). `mask` (N, C) weights
+the C latent channels of `a`. `mix_attributes` exists for models trained with
+the class mixer: its mask comes from a selector in [0, 1]^k (s_j = 1 takes
+attribute j from a; the paper's mixer reads it as target attributes, see
+`amr_tf.tfserving.contract`).
+
+Each signature checks its request in the graph, so TF Serving itself answers
+a bad one with INVALID_ARGUMENT naming the input: inputs of one request share
+their batch size, values are finite, and `alpha`, `mask` and `selector` lie
+in [0, 1].
+
+TF Serving restores variables through the SavedModel's session saver, which
+finds a Keras 3 variable only through the `tf.Variable` it wraps: the module
+tracks those (`restorable_variables`), or every request would fail there
+with FAILED_PRECONDITION "Could not find variable" (tensorflow/tensorflow
+#72963) while `tf.saved_model.load` in Python still works.
+"""
+
+import keras
+import tensorflow as tf
+
+from amr_tf.core import interpolation
+from amr_tf.core import mixers as mixer_lib
+from amr_tf.tfserving import contract
+
+
+def restorable_variables(*layers):
+    """The `tf.Variable`s behind the Keras variables of `layers` (None
+    skipped), each once, in order."""
+    variables = {}
+    for layer in layers:
+        for variable in (layer.variables if layer is not None else ()):
+            value = variable.value if isinstance(variable, keras.Variable) else variable
+            if not isinstance(value, tf.Variable):
+                raise TypeError(f"{variable.path} is not backed by a tf.Variable")
+            variables.setdefault(id(value), value)
+    return list(variables.values())
+
+
+class ServingModule(tf.Module):
+    """Encoder, decoder and mixers of a trained model, behind fixed signatures.
+
+    Args:
+        model: a trained `AdversarialAutoencoder`.
+        input_shape: shape of one example, e.g. (H, W, C).
+        latent_shape: shape of one latent code, e.g. (h, w, C).
+    """
+
+    def __init__(self, model, input_shape, latent_shape):
+        super().__init__(name="amr")
+        self.encoder = model.encoder
+        self.decoder = model.decoder
+        self.mixer = interpolation.interpolation_mixer(model)
+        self.class_mixer = getattr(model, "class_mixer", None)
+        self.restorable_variables = restorable_variables(
+            self.encoder, self.decoder, self.mixer, self.class_mixer)
+        images = tf.TensorSpec([None, *input_shape], tf.float32)
+        latents = tf.TensorSpec([None, *latent_shape], tf.float32)
+        specs = {"images": images, "images_a": images, "images_b": images,
+                 "latents": latents, "latents_a": latents, "latents_b": latents,
+                 "alpha": tf.TensorSpec([None], tf.float32),
+                 "mask": tf.TensorSpec([None, latent_shape[-1]], tf.float32)}
+        if self.class_mixer is not None:
+            specs["selector"] = tf.TensorSpec(
+                [None, self.class_mixer.num_attributes], tf.float32)
+        self.signature_names = tuple(
+            name for name in contract.SIGNATURES
+            if self.class_mixer is not None
+            or name not in contract.CLASS_MIXER_SIGNATURES)
+        for name in self.signature_names:
+            input_signature = [
+                tf.TensorSpec(specs[key].shape, specs[key].dtype, name=key)
+                for key in contract.SIGNATURES[name].inputs]
+            setattr(self, name, tf.function(getattr(self, f"_{name}"),
+                                            input_signature=input_signature))
+
+    def signatures(self):
+        """Signature name -> `tf.function`, for `tf.saved_model.save`."""
+        functions = {name: getattr(self, name) for name in self.signature_names}
+        functions[contract.DEFAULT_SIGNATURE_KEY] = functions[
+            contract.DEFAULT_SIGNATURE]
+        return functions
+
+    # Plain tensors (not dicts) inside, named outputs at the signature.
+    def _latents(self, images):
+        return tf.cast(self.encoder(images, training=False), tf.float32)
+
+    def _images(self, latents):
+        return tf.cast(self.decoder(latents, training=False), tf.float32)
+
+    def _encode(self, images):
+        check_request(images=images)
+        return {"latents": self._latents(images)}
+
+    def _decode(self, latents):
+        check_request(latents=latents)
+        return {"images": self._images(latents)}
+
+    def _reconstruct(self, images):
+        check_request(images=images)
+        return {"images": self._images(self._latents(images))}
+
+    def _mix_latents(self, latents_a, latents_b, alpha):
+        check_request(latents_a=latents_a, latents_b=latents_b, alpha=alpha)
+        mask = self.mixer.fixed_mask(latents_a, alpha)
+        latents = mixer_lib.blend(latents_a, latents_b, mask)
+        return {"images": self._images(latents), "latents": latents}
+
+    def _mix(self, images_a, images_b, alpha):
+        check_request(images_a=images_a, images_b=images_b, alpha=alpha)
+        return self._mix_latents(self._latents(images_a),
+                                 self._latents(images_b), alpha)
+
+    def _mix_bernoulli(self, images_a, images_b, mask):
+        check_request(images_a=images_a, images_b=images_b, mask=mask)
+        latents_a = self._latents(images_a)
+        mask = tf.reshape(mask, mixer_lib.coefficient_shape(latents_a,
+                                                            per_channel=True))
+        latents = mixer_lib.blend(latents_a, self._latents(images_b), mask)
+        return {"images": self._images(latents)}
+
+    def _mix_attributes(self, images_a, images_b, selector):
+        check_request(images_a=images_a, images_b=images_b, selector=selector)
+        latents_a = self._latents(images_a)
+        # The paper's mixer reads the selector as the target attributes.
+        mask = self.class_mixer.mask_for(latents_a, selector, targets=selector)
+        latents = mixer_lib.blend(latents_a, self._latents(images_b), mask)
+        flat_mask = tf.reshape(mask, [tf.shape(mask)[0], -1])
+        return {"images": self._images(latents), "mask": flat_mask}
+
+
+def check_request(**inputs):
+    """Graph-side checks of one request's named float32 inputs.
+
+    Raises (when the graph runs) `InvalidArgumentError` whose message
+    "assertion failed: [<input>: ...]" names the input: batch sizes differ, a
+    value is NaN or infinite, or an `alpha`, `mask` or `selector` value lies
+    outside [0, 1].
+    """
+    names = list(inputs)
+    batch_size = tf.shape(inputs[names[0]])[0]
+    for name, tensor in inputs.items():
+        tf.debugging.assert_equal(
+            tf.shape(tensor)[0], batch_size,
+            message=f"{name}: batch size differs from {names[0]}")
+        tf.debugging.assert_equal(
+            tf.reduce_all(tf.math.is_finite(tensor)), True,
+            message=f"{name}: values must be finite, not NaN or Inf")
+        if name in contract.UNIT_INTERVAL_INPUTS:
+            tf.debugging.assert_equal(
+                tf.reduce_all((tensor >= 0.0) & (tensor <= 1.0)), True,
+                message=f"{name}: values must lie between 0 and 1")

@@ -1,0 +1,573 @@
+"""TF Serving's REST API (what it serves on port 8501) over a `ServingCore`.
+
+    GET  /v1/models/NAME[/versions/N]              model status
+    GET  /v1/models/NAME[/versions/N]/metadata     the SignatureDefMap
+    POST /v1/models/NAME[/versions/N]:predict      {"instances": ...} (rows)
+                                                   or {"inputs": ...} (columns)
+
+Bodies, answers and messages are TF Serving's (its g3doc/api_rest.md and
+http_rest_api_handler.cc): a predict body becomes the `PredictRequest` TF
+Serving builds from it (TensorProtos of the signature's dtypes) and goes
+through the same `ServingCore.predict` as gRPC, so both transports share
+every check. A refused request gets `{"error": message}` and the HTTP
+status TF Serving gives its code (INVALID_ARGUMENT and FAILED_PRECONDITION
+400, NOT_FOUND 404). NaN, Infinity and -Infinity are JSON tokens both ways;
+an output float is written as its float64 repr, so float32 -> JSON ->
+float32 is exact. Unlike TF Serving: each connection closes after its
+answer, inputs must be float, `:classify` and `:regress` answer 501, and
+bodies over `MAX_BODY_BYTES` are refused unread.
+"""
+
+import collections
+import http.server
+import json
+import logging
+import re
+import socket
+import threading
+import urllib.parse
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import predict_pb2
+
+from amr_tf.tfserving import contract
+from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
+from amr_tf.tfserving.predict import RequestError
+from amr_tf.tfserving.predict import invalid
+from amr_tf.web.background import BackgroundHTTPServer
+
+_LOG = logging.getLogger(__name__)
+
+# TF Serving's paths (http_rest_api_util.cc), matched against the path and
+# query as sent; anything else under /v1/ is a "Malformed request".
+API_PATH = re.compile(r"/v1/.*", re.IGNORECASE)
+_VERSION = r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
+PREDICTION_PATH = re.compile(
+    r"/v1/models/(?P<name>[^/:]+)" + _VERSION
+    + r":(?P<method>classify|regress|predict)", re.IGNORECASE)
+STATUS_PATH = re.compile(
+    r"/v1/models(?:/(?P<name>[^/:]+))?" + _VERSION
+    + r"(?:/(?P<subresource>metadata))?", re.IGNORECASE)
+
+# TF Serving's `ToHTTPStatusCode` (http_server.cc).
+HTTP_STATUS = {
+    grpc.StatusCode.CANCELLED: 499,  # Client Closed Request.
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+# Bodies over this are refused before they are read (TF Serving has no
+# limit; `--max_batch_size` limits what the server runs either way).
+MAX_BODY_BYTES = 256 * 2**20
+
+MAX_VERSION = 2**63 - 1  # Versions are int64.
+
+# The JSON numbers a float input accepts (TF Serving's `IsLosslessDecimal`):
+# TF Serving's name of the dtype, its NumPy dtype, the largest integer it
+# holds exactly and its largest finite value. TF Serving also converts ints,
+# bools and strings; the served signatures take floats only.
+FloatType = collections.namedtuple("FloatType",
+                                   ["name", "numpy", "max_int", "max_value"])
+FLOAT_TYPES = {
+    types_pb2.DT_FLOAT: FloatType("float", np.float32, 2**24 - 1,
+                                  float(np.finfo(np.float32).max)),
+    types_pb2.DT_DOUBLE: FloatType("double", np.float64, 2**53 - 1,
+                                   float(np.finfo(np.float64).max)),
+}
+
+
+class RestServer(BackgroundHTTPServer):
+    """TF Serving's REST API on `host:port`, answered by `core`.
+
+    Args:
+        core: the `ServingCore` the gRPC services use too.
+        host: address to bind; loopback by default.
+        port: port to bind; 0 picks a free one (see `self.port`).
+        max_workers: requests handled at once.
+        max_body_bytes: largest request body read.
+
+    Raises:
+        OSError: `host:port` cannot be bound.
+    """
+
+    def __init__(self, core, host="127.0.0.1", port=8501, max_workers=16,
+                 max_body_bytes=MAX_BODY_BYTES):
+        super().__init__(
+            lambda address: _HTTPServer(address, core, max_workers,
+                                        max_body_bytes), host, port)
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    """A thread per connection; at most `max_workers` requests run at once."""
+
+    daemon_threads = True
+    request_queue_size = 128  # Connections waiting to be accepted.
+
+    def __init__(self, address, core, max_workers, max_body_bytes):
+        self.address_family = (socket.AF_INET6 if ":" in address[0]
+                               else socket.AF_INET)
+        self.core = core
+        self.workers = threading.BoundedSemaphore(max_workers)
+        self.max_body_bytes = max_body_bytes
+        super().__init__(address, _Handler)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers every method; each response closes its connection."""
+
+    protocol_version = "HTTP/1.1"  # Chunked request bodies are allowed.
+
+    def _serve(self):
+        server = self.server
+        try:
+            body = self._body(server.max_body_bytes)
+            with server.workers:
+                status, text = answer(server.core, self.command, self.path, body)
+        except RequestError as error:
+            status, text = error_answer(error)
+        except Exception as error:  # pylint: disable=broad-except
+            _LOG.exception("REST %s %s failed", self.command, self.path)
+            status, text = error_answer(RequestError(
+                grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
+        self._reply(status, text)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+    def _body(self, limit):
+        """The request body (Content-Length or chunked), up to `limit` bytes."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._chunked_body(limit)
+        length = self.headers.get("Content-Length", "0").strip()
+        if not length.isdigit():
+            raise invalid(f"malformed Content-Length: {length}")
+        _check_body_size(int(length), limit)
+        return self.rfile.read(int(length))
+
+    def _chunked_body(self, limit):
+        chunks, size = [], 0
+        while True:
+            line = self.rfile.readline(1024).split(b";")[0].strip()
+            try:
+                chunk_size = int(line, 16)
+            except ValueError:
+                raise invalid(f"malformed chunk size: {line!r}") from None
+            if not chunk_size:
+                break
+            size += chunk_size
+            _check_body_size(size, limit)
+            chunks.append(self.rfile.read(chunk_size))
+            self.rfile.readline(1024)  # The CRLF after the chunk.
+        while self.rfile.readline(1024).strip():  # Trailers.
+            pass
+        return b"".join(chunks)
+
+    def _reply(self, status, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        _LOG.debug("REST %s: " + format, self.address_string(), *args)
+
+
+def _check_body_size(size, limit):
+    if size > limit:
+        raise invalid(f"request body of {size} bytes is over this server's "
+                      f"limit of {limit} bytes")
+
+
+def answer(core, method, path, body):
+    """One request as TF Serving answers it.
+
+    Args:
+        core: the `ServingCore`.
+        method: the HTTP method, e.g. "POST".
+        path: the path and query as sent, e.g. "/v1/models/amr:predict".
+        body: the request body, bytes.
+
+    Returns:
+        `(HTTP status, JSON text)`.
+    """
+    if not API_PATH.fullmatch(path):  # TF Serving's HTTP server: no handler.
+        return 404, json.dumps({"error": f"Not Found: {method} {path}"})
+    try:
+        document = _route(core, method, path, body)
+    except RequestError as error:
+        return error_answer(error)
+    return 200, json.dumps(document, indent=1 if method == "GET" else None)
+
+
+def error_answer(error):
+    """`(HTTP status, {"error": message} text)` of a `RequestError`."""
+    return HTTP_STATUS.get(error.code, 500), json.dumps({"error": str(error)})
+
+
+def _route(core, method, path, body):
+    """The JSON document answering a request under /v1/."""
+    found = (PREDICTION_PATH.fullmatch(path) if method == "POST" else
+             STATUS_PATH.fullmatch(path) if method == "GET" else None)
+    if not found:
+        raise invalid(f"Malformed request: {method} {path}")
+    spec = _model_spec(found)
+    if method == "POST":
+        if found["method"] == "predict":
+            return predict_json(core, spec, body)
+        if found["method"] in ("classify", "regress"):
+            raise RequestError(grpc.StatusCode.UNIMPLEMENTED,
+                               f"{found['method']} is not served here: the "
+                               "signatures are predict signatures")
+        raise invalid(f"Malformed request: {method} {path}")
+    if not spec.name:
+        raise invalid("Missing model name in request.")
+    if found["subresource"]:
+        return metadata_json(core, spec)
+    return status_json(core, spec)
+
+
+def _model_spec(found):
+    """The `ModelSpec` of a matched path: its name, version or label."""
+    spec = model_pb2.ModelSpec(name=urllib.parse.unquote(found["name"] or ""))
+    if found["version"]:
+        if int(found["version"]) > MAX_VERSION:
+            raise invalid(f"Failed to convert version: {found['version']} "
+                          "to numeric.")
+        spec.version.value = int(found["version"])
+    if found["label"]:
+        spec.version_label = urllib.parse.unquote(found["label"])
+    return spec
+
+
+def _message_dict(message, **options):
+    """A proto as TF Serving prints it: every field without presence."""
+    return json_format.MessageToDict(
+        message, always_print_fields_with_no_presence=True, **options)
+
+
+def status_json(core, spec):
+    """GetModelStatusResponse JSON: `{"model_version_status": [{"version":
+    "2", "state": "AVAILABLE", "status": {"error_code": "OK", ...}}]}`."""
+    request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+    return _message_dict(core.model_status(request))
+
+
+def metadata_json(core, spec):
+    """`{"model_spec": {...}, "metadata": {"signature_def": SignatureDefMap}}`
+    with proto field names, as TF Serving prints it (the Any unpacked)."""
+    request = get_model_metadata_pb2.GetModelMetadataRequest(
+        model_spec=spec, metadata_field=[SIGNATURE_DEF_FIELD])
+    response = core.metadata(request)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
+    return {
+        "model_spec": _message_dict(response.model_spec,
+                                    preserving_proto_field_name=True),
+        "metadata": {SIGNATURE_DEF_FIELD: _message_dict(
+            signature_map, preserving_proto_field_name=True)},
+    }
+
+
+def predict_json(core, spec, body):
+    """Answers a predict body: `{"predictions": [...]}` for rows (one per
+    example), `{"outputs": ...}` for columns."""
+    document = _parse_json(body)
+    request = predict_pb2.PredictRequest(model_spec=spec)
+    if "signature_name" in document:
+        if not isinstance(document["signature_name"], str):
+            raise invalid(f"JSON Value: {_text(document)} not formatted "
+                          "correctly. 'signature_name' key must be a string "
+                          "value.")
+        request.model_spec.signature_name = document["signature_name"]
+    infos = _input_infos(core, request.model_spec)
+    rows = _fill_inputs(document, infos, request.inputs)
+    response = core.predict(request)
+    return _outputs_json(response.outputs, rows)
+
+
+def _parse_json(body):
+    """The JSON object of a request body (NaN and Infinity allowed)."""
+    if not body:
+        raise invalid("JSON Parse error: The document is empty")
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise invalid(f"JSON Parse error: {error.msg} at offset: "
+                      f"{error.pos}") from None
+    except UnicodeDecodeError as error:
+        raise invalid(f"JSON Parse error: {error.reason} at offset: "
+                      f"{error.start}") from None
+    except RecursionError:
+        raise invalid("JSON Parse error: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise invalid(f"JSON Value: {_text(document)} Is not object")
+    return document
+
+
+def _text(value):
+    """A JSON value as error messages quote it."""
+    return json.dumps(value)
+
+
+def _input_infos(core, spec):
+    """Input key -> `TensorInfo` of the signature `spec` names (TF Serving's
+    `GetInfoMap`: NOT_FOUND for the model, INVALID_ARGUMENT for the name)."""
+    bundle = core.servable(spec).bundle
+    name = spec.signature_name or contract.DEFAULT_SIGNATURE_KEY
+    signature_def = bundle.signature_defs.get(name)
+    if signature_def is None:
+        raise invalid(f'Serving signature name: "{name}" not found in '
+                      "signature def")
+    if not signature_def.inputs:
+        raise invalid("Failed to get input map for signature: "
+                      f"{spec.signature_name or 'DEFAULT'}")
+    return signature_def.inputs
+
+
+def _fill_inputs(document, infos, tensors):
+    """Fills `tensors` (key -> TensorProto) from "instances" or "inputs";
+    returns whether the request was in row format."""
+    if "instances" in document and "inputs" in document:
+        raise invalid(f"JSON Value: {_text(document)} Not formatted correctly "
+                      "expecting only one of 'inputs' or 'instances' keys to "
+                      "exist ")
+    if "inputs" in document:
+        _fill_from_inputs(document["inputs"], infos, tensors)
+        return False
+    if "instances" not in document:
+        raise invalid("Missing 'inputs' or 'instances' key")
+    instances = document["instances"]
+    if not isinstance(instances, list):
+        raise invalid(f"JSON Value: {_text(document)} Excepting 'instances' "
+                      "to be an list/array")
+    if not instances:
+        raise invalid(f"JSON Value: {_text(document)} No values in "
+                      "'instances' array")
+    _fill_from_instances(instances, infos, tensors)
+    return True
+
+
+def _is_b64(value):
+    """TF Serving's binary value: `{"b64": "<base64 text>"}`."""
+    return (isinstance(value, dict) and len(value) == 1
+            and isinstance(value.get("b64"), str))
+
+
+def _is_object(value):
+    return isinstance(value, dict) and not _is_b64(value)
+
+
+def _fill_from_inputs(inputs, infos, tensors):
+    """Columnar format: one value for a single input, else an object with a
+    value per input key (extra keys are ignored, as in TF Serving)."""
+    if not _is_object(inputs):
+        if len(infos) > 1:
+            raise invalid("inputs is a plain value/list, but expecting an "
+                          "object as multiple input tensors required as per "
+                          "tensorinfo_map")
+        (key, info), = infos.items()
+        tensors[key].CopyFrom(tf.make_tensor_proto(_array(inputs, info.dtype)))
+        return
+    for key in sorted(infos):
+        if key not in inputs:
+            raise invalid(f"Missing named input: {key} in 'inputs' object.")
+        tensors[key].CopyFrom(tf.make_tensor_proto(
+            _array(inputs[key], infos[key].dtype)))
+
+
+def _fill_from_instances(instances, infos, tensors):
+    """Row format: one example per instance, an object with a value per
+    input key, or the value itself for a single input. Examples of a key
+    must share their shape; they are stacked on a new batch axis."""
+    if not isinstance(instances[0], dict) and len(infos) > 1:
+        raise invalid("instances is a plain list, but expecting list of "
+                      "objects as multiple input tensors required as per "
+                      "tensorinfo_map")
+    keyed = _is_object(instances[0])
+    only_key = sorted(infos)[0]  # Of a single-input signature.
+    examples = collections.defaultdict(list)  # key -> arrays, one per instance
+    for index, instance in enumerate(instances):
+        if keyed and not _is_object(instance):
+            raise invalid(f"Expecting object but got list at item {index} of "
+                          "input list")
+        if not keyed and _is_object(instance):
+            raise invalid(f"Expecting value/list but got object at item "
+                          f"{index} of input list")
+        if not keyed:
+            _add_example(examples, only_key, instance, infos,
+                         f"Failed to process element: {index} of 'instances' "
+                         "list. Error: ")
+            continue
+        for key, value in instance.items():
+            _add_example(examples, key, value, infos,
+                         f"Failed to process element: {index} key: {key} of "
+                         "'instances' list. Error: ")
+        if set(instance) != set(infos):
+            raise invalid(f"Failed to process element: {index} of 'instances' "
+                          f"list. JSON object: {_text(instance)} keys must be "
+                          f"equal to: {','.join(sorted(infos))}")
+    for key, arrays in examples.items():
+        tensors[key].CopyFrom(tf.make_tensor_proto(np.stack(arrays)))
+
+
+def _add_example(examples, key, value, infos, context):
+    """Appends one instance's `value` of input `key` to `examples`; an
+    error is INVALID_ARGUMENT `context` + the status it came with."""
+    try:
+        if key not in infos:
+            raise invalid(f"JSON object: does not have named input: {key}")
+        array = _array(value, infos[key].dtype)
+        if examples[key]:
+            first = examples[key][0]
+            if array.size != first.size:
+                raise invalid(f"Expecting tensor size: {first.size} but got: "
+                              f"{array.size}")
+            if array.shape != first.shape:
+                raise invalid(f"Expecting shape {_shape_text(first.shape)} "
+                              f"but got: {_shape_text(array.shape)}")
+    except RequestError as error:
+        raise invalid(f"{context}{error.code.name}: {error}") from None
+    examples[key].append(array)
+
+
+def _shape_text(shape):
+    return "[" + ",".join(str(size) for size in shape) + "]"
+
+
+def _array(value, dtype):
+    """A number or nested lists as a NumPy array of the TF `dtype`.
+
+    The shape is read down the first elements ([[1, 2], [3, 4]]: (2, 2));
+    every list must match it (no ragged lists) and every leaf be a JSON
+    number the dtype holds, as TF Serving's `FillTensorProto` demands.
+    """
+    float_type = FLOAT_TYPES.get(dtype)
+    if float_type is None:
+        raise RequestError(grpc.StatusCode.UNIMPLEMENTED,
+                           f"Conversion of JSON Value: {_text(value)} to "
+                           f"type: {tf.dtypes.as_dtype(dtype).name}")
+    shape = _dense_shape(value)
+    values = _numbers(_leaves(value, shape), float_type)
+    return values.astype(float_type.numpy).reshape(shape)
+
+
+def _dense_shape(value):
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def _leaves(value, shape):
+    """The values of nested lists of `shape`, in row-major order."""
+    nodes = [value]
+    for level, size in enumerate(shape):
+        children = []
+        for node in nodes:
+            if not isinstance(node, list):
+                raise invalid(f"JSON Value: {_text(node)} found at incorrect "
+                              f"level: {level + 1} in the JSON DOM. Expected "
+                              f"at level: {len(shape)}")
+            if len(node) != size:
+                raise invalid(f"Encountered list at unexpected size: "
+                              f"{len(node)} at level: {level} expected size: "
+                              f"{size}")
+            children.extend(node)
+        nodes = children
+    if list in set(map(type, nodes)):
+        raise invalid(f"Encountered list at unexpected level: {len(shape)} "
+                      f"expected < {len(shape)}")
+    return nodes
+
+
+def _json_type(value):
+    """rapidjson's name of the type of a JSON value that is not a list."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return str(value)  # "True" or "False".
+    if isinstance(value, dict):
+        return "Object"
+    return "String" if isinstance(value, str) else "Number"
+
+
+def _numbers(leaves, float_type):
+    """`leaves` as float64, if each is a JSON number `float_type` holds
+    (TF Serving's `IsLosslessDecimal`): NaN and +-Infinity; an integer up
+    to `max_int` in size; another number within the dtype's range."""
+    kinds = set(map(type, leaves))
+    if not kinds <= {int, float}:  # A bool, string, null or object.
+        leaf = next(leaf for leaf in leaves if type(leaf) not in (int, float))
+        raise invalid(f"JSON Value: {_text(leaf)} Type: {_json_type(leaf)} "
+                      f"is not of expected type: {float_type.name}")
+    if int in kinds:
+        _check_lossless(next((leaf for leaf in leaves if type(leaf) is int
+                              and abs(leaf) > float_type.max_int), None),
+                        float_type)
+    values = np.array(leaves, np.float64)
+    out_of_range = np.isfinite(values) & (np.abs(values) > float_type.max_value)
+    if out_of_range.any():
+        _check_lossless(leaves[np.argmax(out_of_range)], float_type)
+    return values
+
+
+def _check_lossless(lossy, float_type):
+    """Raises INVALID_ARGUMENT for a `lossy` value; None passes."""
+    if lossy is not None:
+        raise invalid(f"Cannot convert JSON value: {_text(lossy)} to "
+                      f"{float_type.name} without loss of precision.")
+
+
+def _outputs_json(outputs, rows):
+    """`{"predictions": [...]}` (rows) or `{"outputs": ...}` (columns) of
+    output key -> TensorProto; one output is written without its key."""
+    arrays = {key: tf.make_ndarray(outputs[key]) for key in sorted(outputs)}
+    if not arrays:
+        raise invalid("Cannot convert empty tensor map to JSON")
+    if rows:
+        _check_batch_sizes(arrays)
+    lists = {key: array.tolist() for key, array in arrays.items()}
+    if len(lists) == 1:
+        (value,) = lists.values()
+    elif rows:
+        value = [dict(zip(lists, example)) for example in zip(*lists.values())]
+    else:
+        value = lists
+    return {"predictions" if rows else "outputs": value}
+
+
+def _check_batch_sizes(arrays):
+    batch_size = None
+    for key, array in arrays.items():
+        if not array.ndim:
+            raise invalid(f"Tensor name: {key} has no shape information ")
+        if batch_size is not None and array.shape[0] != batch_size:
+            raise invalid(f"Tensor name: {key} has inconsistent batch size: "
+                          f"{array.shape[0]} expecting: {batch_size}")
+        batch_size = array.shape[0]

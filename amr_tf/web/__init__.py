@@ -1,0 +1,1 @@
+"""HTTP plumbing the stand-in's REST API and the explorer share."""
