@@ -337,12 +337,15 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(
     assert not any(result["preempted"] for result in results)
     _assert_same_weights(results[0], results[1])
 
-    # One writer: one checkpoint series, one event file, nothing left by
-    # the other worker's saves.
+    # One writer: one checkpoint series, one event file per TensorBoard run
+    # (the losses, and the health checks), nothing left by the other
+    # worker's saves.
     assert sorted(os.listdir(model_dir / "checkpoints")) == [
         "checkpoint", "ckpt-4.data-00000-of-00001", "ckpt-4.index",
         "ckpt-8.data-00000-of-00001", "ckpt-8.index"]
-    assert len(os.listdir(model_dir / "tensorboard")) == 1
+    [events, health_run] = sorted(os.listdir(model_dir / "tensorboard"))
+    assert events.startswith("events.out.tfevents") and health_run == "health"
+    assert len(os.listdir(model_dir / "tensorboard" / "health")) == 1
     assert "--strategy=multi_worker" in (model_dir / "flags.txt").read_text()
     assert not list(model_dir.parent.glob("amr_worker_*"))
 

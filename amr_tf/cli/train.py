@@ -16,6 +16,7 @@ from amr_tf.cli import training_flags as train_flags
 from amr_tf.config import presets
 from amr_tf.core.errors import UsageError
 from amr_tf.core.errors import WriteError
+from amr_tf.training import health
 from amr_tf.training import loop
 from amr_tf.training import run_directory
 from amr_tf.training import trainer
@@ -49,6 +50,12 @@ def main(argv):
     if result.export_path:
         print(f"  export:      {result.export_path} (serve with python -m "
               f"amr_tf.serving.server --model_base_path={config.export_path})")
+    for message in result.warnings:
+        print(f"warning: {message} — see {health.GUIDE}", flush=True)
+    if result.stopped_by:
+        app.fail(f"stopped after iteration {result.iterations}: "
+                 f"{result.stopped_by} (--on_collapse=stop); checkpoint saved, "
+                 "nothing exported", exit_code=1)
 
 
 def parse_flags(argv):

@@ -29,6 +29,9 @@ UNIT_INTERVAL = Range(0, 1)
 ADAM_BETA = Range(0, 1, high_open=True)
 # What training does when a loss term is NaN or Inf (`amr_tf.training.loop`).
 NONFINITE_POLICIES = ("stop", "rollback")
+# What training does when its decoder collapses or D wins
+# (`amr_tf.training.health`).
+ON_COLLAPSE = ("warn", "stop")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +162,11 @@ class TrainConfig:
     max_rollbacks: int = setting(
         3, "With --on_nonfinite=rollback: rollbacks in a row, with no "
         "checkpoint saved between them, before stopping.", bounds=NON_NEGATIVE)
+    on_collapse: str = setting(
+        "warn", "When the decoder outputs a constant image or D has won "
+        "(checked every --log_every iterations): warn (in the progress line, "
+        "TensorBoard, the summary and the figure) or stop (after 3 checks in "
+        "a row; exit 1 with the checkpoint saved).", choices=ON_COLLAPSE)
     deterministic: bool = setting(
         False, "Use deterministic TF ops (tf.config.experimental."
         "enable_op_determinism): the same seed and flags give bitwise the "

@@ -45,12 +45,15 @@ class Progress(keras.callbacks.Callback):
         d_total 1.585  1.99 it/s  ETA 1h21m
 
     (on one line): the block's mean loss terms of `PROGRESS_TERMS`, the
-    throughput of `Throughput` and the time left at that rate.
+    throughput of `Throughput`, the time left at that rate and, from
+    `warnings` (a function returning messages, e.g.
+    `health.HealthWatch.warnings`), `warning: ...` for each.
     """
 
-    def __init__(self, steps):
+    def __init__(self, steps, warnings=None):
         super().__init__()
         self.steps = steps
+        self.warnings = warnings
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -62,6 +65,8 @@ class Progress(keras.callbacks.Callback):
         if rate:
             parts.append(f"{rate:.3g} it/s")
             parts.append(f"ETA {format_duration((self.steps - iteration) / rate)}")
+        parts += [f"warning: {message}" for message in
+                  (self.warnings() if self.warnings else [])]
         print("  ".join(parts), flush=True)
 
 

@@ -13,13 +13,15 @@ INTERPOLATION_FIGURE = "interpolation.png"
 POINT_MIXES_FIGURE = "mixes.png"
 
 
-def write_figure(model, config, info):
+def write_figure(model, config, info, warnings=()):
     """Writes the end-of-training figure into `model_dir`; returns its path.
 
     Images: rows pixel / this model for `interpolation_pairs` random
     held-out pairs (`data.pairs.pick_pairs`: across classes where there are
     labels; the same pairs for the same `--seed`).
     Points (spiral): decoded random mixes over the data.
+    `warnings` (e.g. a collapsed decoder, `amr_tf.training.health`) go
+    under the title.
     """
     if not info.is_image:
         examples = inputs.held_out_examples(config, 1024)
@@ -27,7 +29,8 @@ def write_figure(model, config, info):
         path = os.path.join(config.model_dir, POINT_MIXES_FIGURE)
         drawing.save_point_mixes_figure(
             path, examples["inputs"], mixes,
-            title=f"{config.objective} {config.mixer}: decoded mixes")
+            title=_titled(f"{config.objective} {config.mixer}: decoded mixes",
+                          warnings))
         return path
     examples = inputs.held_out_examples(config, data_pairs.PAIR_POOL, minimum=2)
     first, second = data_pairs.pick_pairs(
@@ -43,5 +46,11 @@ def write_figure(model, config, info):
     path = os.path.join(config.model_dir, INTERPOLATION_FIGURE)
     drawing.save_interpolation_figure(
         path, rows, ["pixel", label],
-        title=f"{info.name}: {model.completed_iterations()} iterations")
+        title=_titled(f"{info.name}: {model.completed_iterations()} iterations",
+                      warnings))
     return path
+
+
+def _titled(title, warnings):
+    """`title`, then a line `warning: ...` per warning."""
+    return "\n".join([title, *(f"warning: {message}" for message in warnings)])

@@ -24,10 +24,14 @@ from amr_tf.core.fields import argument
 from amr_tf.training import callbacks as callbacks_lib
 from amr_tf.training import checkpointing
 from amr_tf.training import final_figure
+from amr_tf.training import health
 from amr_tf.training import inputs
 from amr_tf.training import loop
 from amr_tf.training import model_builder
 from amr_tf.training import run_directory
+
+# Held-out examples the health checks reconstruct.
+HEALTH_EXAMPLES = 64
 
 
 @dataclasses.dataclass
@@ -35,7 +39,10 @@ class TrainResult:
     """What a run wrote: the model, its iteration count, the figure and the
     serving export (None with `--noexport`). A run stopped by SIGTERM
     (`preempted`) has saved a checkpoint and written no figure or export;
-    `rollbacks` counts the restores after a non-finite loss."""
+    `rollbacks` counts the restores after a non-finite loss. `warnings`
+    are the conditions of `amr_tf.training.health` that held when training
+    ended ("... since iteration N"); `stopped_by` is the one that stopped it
+    under `--on_collapse=stop` (then nothing is exported)."""
 
     model: objectives.AdversarialAutoencoder
     iterations: int
@@ -44,6 +51,8 @@ class TrainResult:
     export_path: str | None = None
     preempted: bool = False
     rollbacks: int = 0
+    warnings: tuple[str, ...] = ()
+    stopped_by: str | None = None
 
 
 def validate(config):
@@ -119,6 +128,11 @@ def train(config, callbacks=()):
         print(f"Resumed from {checkpoints.restore(model)} at iteration "
               f"{model.completed_iterations()}.")
 
+    watch = (health.HealthWatch(
+        inputs.held_out_examples(config, HEALTH_EXAMPLES, minimum=2)["inputs"],
+        config.recon_loss, config.on_collapse, os.path.join(
+            config.model_dir, run_directory.TENSORBOARD,
+            health.TENSORBOARD_RUN)) if chief else None)
     outcome = loop.LoopResult(history={})
     if model.completed_iterations() < config.steps:
         def make_iterator(batches_consumed):
@@ -133,20 +147,28 @@ def train(config, callbacks=()):
             max_rollbacks=config.max_rollbacks,
             callbacks=[
                 callbacks_lib.Throughput(), *callbacks,
-                callbacks_lib.Progress(config.steps),
+                *([watch] if watch else []),
+                callbacks_lib.Progress(config.steps,
+                                       watch.warnings if watch else None),
             ] + (_chief_callbacks(config, info, flag_text) if chief else []),
         )
+    elif watch:  # Nothing to train: check the model as it is.
+        watch.set_model(model)
+        watch.on_train_begin()
     iterations = model.completed_iterations()
     if outcome.preempted:
         return TrainResult(model, iterations, None, outcome.history,
                            preempted=True)
-    figure_path = (final_figure.write_figure(model, config, info) if chief
-                   else None)
+    warnings = tuple(watch.warnings()) if watch else ()
+    stopped_by = watch.stopped if watch else None
+    figure_path = (final_figure.write_figure(model, config, info, warnings)
+                   if chief else None)
     export_path = None
-    if config.export and chief:
+    if config.export and chief and stopped_by is None:
         export_path = export_lib.export_trained(model, config, info, flag_text)
     return TrainResult(model, iterations, figure_path, outcome.history,
-                       export_path, rollbacks=outcome.rollbacks)
+                       export_path, rollbacks=outcome.rollbacks,
+                       warnings=warnings, stopped_by=stopped_by)
 
 
 def _chief_callbacks(config, info, flag_text):
