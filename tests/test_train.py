@@ -176,11 +176,16 @@ def test_supervised_shapes_config_centres_sprites_for_the_parent_aware_mixer():
     ("mnist", "tfds build mnist"),
     ("celeba", "tfds build celeb_a"),
     ("zappos", "data/ut-zap50k-images-square"),
+    ("digits", "amr-digits data/digits"),
+    ("mnist5k", "amr-digits --source=mnist5k data/mnist5k"),
 ])
 def test_configs_needing_downloads_say_what_to_fetch(name, missing, tmp_path):
     args = [f"--flagfile=configs/{name}.cfg"]
-    if name != "zappos":
+    if name in ("mnist", "celeba"):
         args.append(f"--data_dir={tmp_path}")
+    else:  # A folder config: its folder, relative to an empty directory.
+        args.append(f"--data_dir={tmp_path}/" + flag_text.config_from_args(
+            args).data.data_dir)
     with pytest.raises(UsageError, match=missing):
         trainer.validate(flag_text.config_from_args(args))
 

@@ -166,14 +166,23 @@ def scan(root, channels):
     return paths, skipped
 
 
+# How the packaged configs' folders are filled, by folder name.
+FILLED_BY = {
+    "digits": "write it with amr-digits data/digits (configs/digits.cfg)",
+    "mnist5k": "write it with pip install 'amr_tf[mnist]' && amr-digits "
+               "--source=mnist5k data/mnist5k (configs/mnist5k.cfg)",
+    "ut-zap50k-images-square": "unpack UT Zappos50K's ut-zap50k-images-square "
+                               "there (configs/zappos.cfg)",
+}
+
 def _image_files(root):
     """Sorted "/"-separated paths under `root` with an image extension."""
     if not os.path.isdir(root):
+        fill = FILLED_BY.get(os.path.basename(os.path.normpath(root)))
         raise UsageError(
-            f"image folder {root} does not exist: put .jpg/.png images there "
-            "(for configs/zappos.cfg, unpack UT Zappos50K's "
-            "ut-zap50k-images-square there) or pass --data_dir"
-        )
+            f"image folder {root} does not exist: "
+            + (f"{fill}, or pass --data_dir" if fill else
+               "put .jpg/.png images there or pass --data_dir"))
     paths = []
     for folder, _, filenames in os.walk(root):
         for filename in filenames:
