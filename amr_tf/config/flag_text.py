@@ -25,7 +25,8 @@ from amr_tf.core import fields
 from amr_tf.core.errors import UsageError
 
 FLAGFILE_FLAG = "flagfile"
-_TRUE, _FALSE = ("true", "1", "t", "yes", "y"), ("false", "0", "f", "no", "n")
+# The spellings absl's boolean flags take.
+_TRUE, _FALSE = ("true", "t", "1"), ("false", "f", "0")
 
 
 def nested_configs(config_class):
