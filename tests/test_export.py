@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -517,3 +518,23 @@ def test_flag_text_round_trips_and_bad_lines_are_named():
         "lines", 8, False)
     with pytest.raises(UsageError, match="unknown flag --widht"):
         flag_text_lib.config_from_flag_text("--widht=8\n")
+
+
+def test_the_docs_loading_example_runs_on_an_export(tiny_run):
+    """docs/SERVING.md's example of loading an export, run as written on
+    the tiny run's export; what it computes agrees with the signatures."""
+    text = (ROOT / "docs" / "SERVING.md").read_text()
+    section = text.split("## Loading an export in your own pipeline")[1]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert 'path = "runs/shapes/export/500"' in code
+    namespace = {}
+    exec(code.replace("runs/shapes/export/500", str(tiny_run.export_path)),
+         namespace)
+    images_a = namespace["images_a"]
+    assert namespace["mixed"].shape == (2, *IMAGE_SHAPE)
+    assert namespace["latents"].shape == (2, *LATENT_SHAPE)
+    reconstruct = namespace["loaded"].signatures["reconstruct"]
+    expected = reconstruct(images=tf.constant(images_a))["images"].numpy()
+    np.testing.assert_allclose(namespace["reconstructed"], expected, atol=1e-5)
+    # alpha = 1 decodes a alone.
+    np.testing.assert_allclose(namespace["mixed"][1], expected[1], atol=1e-5)
