@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,11 +17,13 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
+from amr_tf import data
 from amr_tf import exporter as export_lib
 from amr_tf.config import flag_text as flag_text_lib
 from amr_tf.core import mixers as mixer_lib
 from amr_tf.core.errors import UsageError
 from amr_tf.core.errors import WriteError
+from amr_tf.data import folder
 from amr_tf.exporter import signatures as signatures_lib
 from amr_tf.tfserving import contract
 from amr_tf.tfserving import warmup
@@ -29,6 +32,7 @@ from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.metadata import read_metadata
 from amr_tf.tfserving.predict import PREDICT_METHOD_NAME
 from amr_tf.training import model_builder
+from amr_tf.training import restore
 from amr_tf.training import trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -538,3 +542,41 @@ def test_the_docs_loading_example_runs_on_an_export(tiny_run):
     np.testing.assert_allclose(namespace["reconstructed"], expected, atol=1e-5)
     # alpha = 1 decodes a alone.
     np.testing.assert_allclose(namespace["mixed"][1], expected[1], atol=1e-5)
+
+
+def test_a_folder_run_exports_after_its_images_are_gone(tmp_path):
+    """What a restore needs of the data is stored with the run
+    (dataset_info.json): the run is rebuilt and exported without its image
+    folder; only what reads images still needs it, and says which."""
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        path = images / ("a" if index % 2 else "b") / f"{index}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(tf.io.encode_png(rng.integers(
+            0, 256, (16, 16, 3), dtype=np.uint8)).numpy())
+    model_dir = tmp_path / "run"
+    config = flag_text_lib.config_from_args([
+        "--dataset=folder", f"--data_dir={images}", "--image_size=16",
+        "--test_fraction=0.25", "--arch=acai", "--width=4",
+        "--latent_size=4", "--latent_channels=2", "--batch_size=4",
+        "--n_critic=1", "--steps=2", "--log_every=2", "--noexport",
+        "--interpolation_pairs=1", "--interpolation_steps=2",
+        f"--model_dir={model_dir}"])
+    trainer.train(config)
+    info = trainer.validate(config)
+    stored = json.loads((model_dir / "dataset_info.json").read_text())
+    assert stored == {"name": "folder", "input_shape": [16, 16, 3],
+                      "attribute_names": [], "num_classes": 2,
+                      "generated": False}
+
+    shutil.rmtree(images)
+    folder._catalog.cache_clear()  # As in a new process, on another machine.
+    restored = restore.load_trained(str(model_dir))
+    assert restored.info == info
+    path = export_lib.export_saved_model(
+        restored.model, restored.config, restored.info,
+        str(tmp_path / "export"), version=1, flag_text=restored.flag_text)
+    assert read_metadata(path)["input_shape"] == [16, 16, 3]
+    with pytest.raises(UsageError, match=f"image folder {images} does not exist"):
+        data.load(restored.config.data, "test")

@@ -6,6 +6,7 @@ import pytest
 from amr_tf.config import flag_text
 from amr_tf.core.errors import UsageError
 from amr_tf.core.errors import WriteError
+from amr_tf.data import DatasetInfo
 from amr_tf.training import run_directory
 
 FLAG_TEXT = "# a comment\n--dataset=shapes\n  --width=8\n--note=a=b\n--width=4\n"
@@ -60,3 +61,11 @@ def test_a_flags_txt_from_before_a_structural_flag_holds_its_default(tmp_path):
 def test_restore_reads_flag_text_with_the_same_parser():
     config = flag_text.config_from_flag_text(FLAG_TEXT.replace("--note=a=b\n", ""))
     assert config.arch.width == 4
+
+
+def test_dataset_info_round_trips_and_is_none_for_older_runs(tmp_path):
+    assert run_directory.read_dataset_info(str(tmp_path)) is None
+    info = DatasetInfo("folder", (32, 32, 1), ("round", "warm"), 10)
+    run_directory.write_dataset_info(str(tmp_path), info)
+    assert run_directory.read_dataset_info(str(tmp_path)) == info
+    assert [path.name for path in tmp_path.iterdir()] == ["dataset_info.json"]

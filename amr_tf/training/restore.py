@@ -30,16 +30,22 @@ the text of its `flags.txt` ("" when built in process)."""
 def load_trained(model_dir):
     """Rebuilds the run in `model_dir` and restores its latest checkpoint.
 
+    The dataset's shapes and attribute names come from the run's
+    `dataset_info.json`, so this works where the training data is absent;
+    only a run from before that file existed reads them from its data.
+
     Returns:
         `Restored(config, info, model, flag_text)`.
 
     Raises:
-        UsageError: no `flags.txt`, no checkpoint, or data that is missing.
+        UsageError: no `flags.txt`, no checkpoint, or (for an older run)
+            data that is missing.
     """
     flag_text = run_directory.read_flag_text(model_dir)
     config = dataclasses.replace(
         flag_text_lib.config_from_flag_text(flag_text), model_dir=model_dir)
-    info = trainer.validate(config)
+    info = trainer.validate(config,
+                            run_directory.read_dataset_info(model_dir))
     checkpoint_dir = os.path.join(model_dir, run_directory.CHECKPOINTS)
     latest = tf.train.latest_checkpoint(checkpoint_dir)
     if latest is None:

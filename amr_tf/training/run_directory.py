@@ -1,13 +1,20 @@
 """The files of a training run's `model_dir`, and its flags.
 
-    <model_dir>/flags.txt      the run's flags as a flagfile (`--name=value`)
-               /checkpoints/   `tf.train.CheckpointManager` checkpoints
-               /tensorboard/   summaries
+    <model_dir>/flags.txt          the run's flags as a flagfile (`--name=value`)
+               /dataset_info.json  the `DatasetInfo` it trained on (shapes,
+                                   attribute names, class count)
+               /checkpoints/       `tf.train.CheckpointManager` checkpoints
+               /tensorboard/       summaries
+
+`dataset_info.json` lets a run be rebuilt (and exported) where its training
+data is absent, e.g. a folder run copied to another machine.
 
 `flags.txt` is written by `amr_tf.training.trainer.train`, checked when a run
 resumes, and read back by `amr_tf.training.restore` to rebuild the run.
 """
 
+import dataclasses
+import json
 import os
 
 import tensorflow as tf
@@ -16,8 +23,10 @@ from amr_tf.config.flag_text import parse_flag_text
 from amr_tf.core.errors import UsageError
 from amr_tf.core.errors import WriteError
 from amr_tf.core.errors import write_failure_reason
+from amr_tf.data.examples import DatasetInfo
 
 FLAGFILE = "flags.txt"
+DATASET_INFO = "dataset_info.json"
 CHECKPOINTS = "checkpoints"
 TENSORBOARD = "tensorboard"
 
@@ -43,7 +52,35 @@ def write_flag_text(model_dir, text):
     Raises:
         WriteError: the write failed (the file is unchanged).
     """
-    path = os.path.join(model_dir, FLAGFILE)
+    _write_atomically(os.path.join(model_dir, FLAGFILE), text)
+
+
+def write_dataset_info(model_dir, info):
+    """Writes `info` (a `DatasetInfo`) as `model_dir/dataset_info.json`,
+    through a temporary file and a rename.
+
+    Raises:
+        WriteError: the write failed (the file is unchanged).
+    """
+    _write_atomically(os.path.join(model_dir, DATASET_INFO),
+                      json.dumps(dataclasses.asdict(info), indent=2) + "\n")
+
+
+def read_dataset_info(model_dir):
+    """The `DatasetInfo` stored with the run in `model_dir`, or None (a run
+    from before the file existed)."""
+    path = os.path.join(model_dir, DATASET_INFO)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as stream:
+        fields = json.load(stream)
+    return DatasetInfo(**{**fields,
+                          "input_shape": tuple(fields["input_shape"]),
+                          "attribute_names": tuple(fields["attribute_names"])})
+
+
+def _write_atomically(path, text):
+    """Writes `text` to `path` through a temporary file and a rename."""
     temporary = f"{path}.tmp-{os.getpid()}"
     try:
         with open(temporary, "w") as stream:

@@ -55,14 +55,19 @@ class TrainResult:
     stopped_by: str | None = None
 
 
-def validate(config):
+def validate(config, info=None):
     """Checks what the fields of a config cannot check alone (each field is
     checked when the config is made); returns the `DatasetInfo`.
+
+    Args:
+        config: a `TrainConfig`.
+        info: the dataset's `DatasetInfo` when known (a trained run's
+            stored one); None reads it from the data.
 
     Raises:
         UsageError: with a one-line message naming the problem.
     """
-    info = data_lib.get_info(config.data)
+    info = info or data_lib.get_info(config.data)
     if config.uses_class_mixer and not info.num_attributes:
         raise ArgumentError(
             "{mixer} needs binary attributes, and {dataset} has none",
@@ -111,6 +116,7 @@ def train(config, callbacks=()):
     os.makedirs(config.model_dir, exist_ok=True)
     if chief:
         run_directory.write_flag_text(config.model_dir, flag_text)
+        run_directory.write_dataset_info(config.model_dir, info)
 
     with strategy.scope():
         model = model_builder.build_model(config, info)
