@@ -124,6 +124,7 @@ def test_flagfiles_expand_in_place_and_bad_flags_name_themselves(tmp_path):
         "spiral", 5, False)
     for args, message in [
             (["--widht=3"], "unknown flag --widht"),
+            (["--nosteps"], "unknown flag --nosteps"),
             (["--width=wide"], "--width=wide: not an integer"),
             (["--export=maybe"], "--export=maybe: not a bool"),
             (["--steps"], "--steps needs a value"),

@@ -135,7 +135,6 @@ def main_for(name):
         except common.Preempted as stop:
             print(stop)
 
-    main.__module__ = __name__  # --help shows this module's doc and flags.
     return main
 
 

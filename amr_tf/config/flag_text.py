@@ -112,7 +112,8 @@ def config_from_args(args, config_class=TrainConfig):
         name, has_value, text = arg[2:].partition("=")
         if name in by_flag:
             field = by_flag[name]
-        elif name.startswith("no") and name[2:] in by_flag and not has_value:
+        elif (not has_value and name.startswith("no") and name[2:] in by_flag
+              and fields.value_type(by_flag[name[2:]]) is bool):
             field, text, has_value = by_flag[name[2:]], "false", True
         else:
             raise UsageError(f"unknown flag --{name}")
