@@ -8,7 +8,8 @@ TF Serving's path (`METRICS_PATH`).
 The first two count what reaches the `ServingCore` over gRPC and REST
 (`api`: predict, metadata, status; `code`: the gRPC status code name); the
 third counts every REST request by HTTP status, including those refused
-before they become a TF Serving request (malformed JSON or path). Labels are
+before they become a TF Serving request (a malformed path or body, or an
+unknown model or signature met while the body is converted). Labels are
 bounded: a model the server does not serve is counted as model "", and a
 signature the request could not reach (unknown model, version or
 signature) as signature "".
