@@ -17,10 +17,21 @@ instead sends `--requests` `mix` requests (batch: the first of
 `--batch_sizes`) from each of `--clients` concurrent clients, after a
 warm-up of `--requests` requests in all, and prints p50/p99 ms, requests/s,
 errors and the started server's resident memory before and after.
+
+    python benchmarks/serving_latency.py --export_base=... --idle_connections=400
+
+instead opens `--idle_connections` connections to the started server's REST
+port, half idle and half trickling a header byte per second, times
+`--requests` batch-1 `mix` calls of a normal REST client before and while
+they are open, then stops the trickle and waits for the server's idle
+timeout; prints the server's threads and open file descriptors before,
+during and after.
 """
 
 import os
+import socket
 import sys
+import threading
 import time
 
 import numpy as np
@@ -47,6 +58,11 @@ flags.DEFINE_integer("requests", 200,
                      "Timed requests per batch size, or per client.")
 flags.DEFINE_integer("clients", 0,
                      "Concurrent clients; 0 times sequential requests.")
+flags.DEFINE_integer("idle_connections", 0,
+                     "Idle and trickling connections to hold open while a "
+                     "normal client is timed (started server only).")
+flags.DEFINE_integer("idle_wait_seconds", 90,
+                     "Longest wait for the server to close them after.")
 FLAGS = flags.FLAGS
 
 
@@ -99,6 +115,71 @@ def _concurrent_table(address, process, shape, rng):
           f"{_rss_text(process):>10}")
 
 
+def _proc_status(pid):
+    """`(threads, open file descriptors)` of process `pid` (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as status:
+        threads = next(int(line.split()[1]) for line in status
+                       if line.startswith("Threads:"))
+    return threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _trickle(sockets, stop):
+    """Sends one more header byte on each of `sockets` every second."""
+    for sock in sockets:
+        sock.sendall(b"POST /v1/models/amr:predict HTTP/1.1\r\nX-Slow: ")
+    while not stop.wait(1.0):
+        for sock in sockets:
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                pass
+
+
+def _idle_table(rest_address, process, shape, rng):
+    """Times a normal client before and during `--idle_connections` idle
+    and trickling connections; prints the server's threads and open
+    descriptors before, during and after its idle timeout."""
+    client = client_lib.RestClient(rest_address, "amr")
+    images_a, images_b = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+
+    def timed():
+        try:
+            times = _timings_ms(lambda: client.mix(images_a, images_b, 0.5),
+                                FLAGS.requests)
+            return (f"{np.percentile(times, 50):8.2f} "
+                    f"{np.percentile(times, 99):8.2f} {0:>6}")
+        except OSError as error:
+            return f"{'-':>8} {'-':>8} {type(error).__name__:>6}"
+
+    rows = [("before", 0, *_proc_status(process.pid), timed())]
+    host, port = rest_address.rsplit(":", 1)
+    sockets = [socket.create_connection((host, int(port)))
+               for _ in range(FLAGS.idle_connections)]
+    stop = threading.Event()
+    trickler = threading.Thread(
+        target=_trickle, args=(sockets[len(sockets) // 2:], stop))
+    trickler.start()
+    time.sleep(1.0)
+    rows.append(("during", len(sockets), *_proc_status(process.pid), timed()))
+    stop.set()
+    trickler.join()
+    start = time.perf_counter()
+    baseline_fds = rows[0][3]
+    while (time.perf_counter() - start < FLAGS.idle_wait_seconds
+           and _proc_status(process.pid)[1] > baseline_fds + 5):
+        time.sleep(1.0)
+    waited = time.perf_counter() - start
+    rows.append((f"after {waited:.0f} s", len(sockets),
+                 *_proc_status(process.pid), timed()))
+    for sock in sockets:
+        sock.close()
+    client.close()
+    print(f"{'phase':>12} {'held conns':>10} {'threads':>7} {'fds':>5} "
+          f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for phase, held, threads, fds, latency in rows:
+        print(f"{phase:>12} {held:>10} {threads:>7} {fds:>5} {latency}")
+
+
 def _sequential_table(clients, bundle, shape, rng):
     """Times sequential requests per batch size, each transport against the
     in-process session run."""
@@ -144,12 +225,19 @@ def main(argv):
     if rest_address:
         clients["REST"] = client_lib.RestClient(rest_address, "amr")
     rng = np.random.default_rng(0)
-    mode = (f"{FLAGS.clients} concurrent clients" if FLAGS.clients
+    mode = (f"{FLAGS.idle_connections} idle connections"
+            if FLAGS.idle_connections else
+            f"{FLAGS.clients} concurrent clients" if FLAGS.clients
             else "sequential requests")
     print(f"mix of {FLAGS.export_base}/{versions[-1]} ({shape} images), "
           f"{mode}, {os.cpu_count()} CPUs")
     try:
-        if FLAGS.clients:
+        if FLAGS.idle_connections:
+            if not process:
+                sys.exit("error: --idle_connections needs a started server "
+                         "(no --server)")
+            _idle_table(rest_address, process, shape, rng)
+        elif FLAGS.clients:
             _concurrent_table(address, process, shape, rng)
         else:
             _sequential_table(clients, bundle, shape, rng)

@@ -6,6 +6,8 @@ reloads and load retries."""
 import http.client
 import json
 import math
+import pathlib
+import re
 import shutil
 import socket
 import threading
@@ -32,6 +34,7 @@ from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
 from amr_tf.web import json_codec
 from amr_tf.web.server import WSGIServer
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -137,6 +140,19 @@ def base(tiny_run, tmp_path):
     return path
 
 
+@pytest.fixture(scope="module")
+def served(tiny_run, tmp_path_factory):
+    """Versions 2 and 3 of the tiny export, both served (policy `all`),
+    over gRPC and REST; yields the server and its base path."""
+    path = tmp_path_factory.mktemp("served") / "amr"
+    for version in (2, 3):
+        shutil.copytree(tiny_run.export_path, path / str(version))
+    sources = repository_lib.sources_from_config(_config(("amr", path, {})))
+    with server_lib.ModelServer(sources, port=0, rest_port=0,
+                                poll_seconds=0) as server:
+        yield server, path
+
+
 def _config(*models):
     """A ModelServerConfig of (name, base path, {label: version}) models,
     each serving all its versions."""
@@ -160,8 +176,9 @@ def test_health_follows_each_models_versions(base, tiny_run, tmp_path):
     shutil.copytree(tiny_run.export_path, other / "1")
     with server_lib.ModelServer({"amr": str(base), "other": str(other)},
                                 port=0, poll_seconds=0) as server:
-        assert [_health(server, name) for name in ("", "amr", "other")] == [
-            SERVING] * 3
+        assert [_health(server, name) for name in (
+            "", "amr", "other", *server_lib.TF_SERVING_HEALTH_NAMES)] == [
+                SERVING] * 5
         shutil.rmtree(other / "1")  # Every version of "other" is deleted.
         server.repository.poll()
         assert [_health(server, name) for name in ("", "amr", "other")] == [
@@ -189,49 +206,62 @@ def _metric_samples(server):
             for sample in family.samples]
 
 
+def test_the_shipped_monitoring_config_names_the_metrics_path():
+    text = (ROOT / "export" / "monitoring.config").read_text()
+    assert re.search(r"prometheus_config \{\s*enable: true\s*path: "
+                     f'"{METRICS_PATH}"' r"\s*\}", text)
+
+
 def _value(samples, name, **labels):
     return sum(sample.value for sample in samples if sample.name == name
                and labels.items() <= sample.labels.items())
 
 
-def test_metrics_count_requests_by_transport_model_signature_and_code(base):
-    with server_lib.ModelServer({"amr": str(base)}, port=0, rest_port=0,
-                                poll_seconds=0) as server:
-        images = np.zeros((1, *IMAGE_SHAPE), np.float32)
-        rest = client_lib.RestClient(server.rest.address, "amr")
-        rest.mix(images, images, 0.5)
-        with pytest.raises(client_lib.ServingError):
-            rest.mix(images, images, 1.5)
-        with pytest.raises(client_lib.ServingError):
-            client_lib.RestClient(server.rest.address, "nope").mix(
-                images, images, 0.5)
-        grpc_client = client_lib.ServingClient(server.address, "amr")
-        grpc_client.mix(images, images, 0.5)
+def test_metrics_count_requests_by_transport_model_signature_and_code(served):
+    server, _ = served
+    before = _metric_samples(server)
+    images = np.zeros((1, *IMAGE_SHAPE), np.float32)
+    rest = client_lib.RestClient(server.rest.address, "amr")
+    rest.mix(images, images, 0.5)
+    with pytest.raises(client_lib.ServingError):
+        rest.mix(images, images, 1.5)
+    with pytest.raises(client_lib.ServingError):
+        client_lib.RestClient(server.rest.address, "nope").mix(
+            images, images, 0.5)
+    for name in ("amr", "nope"):
+        grpc_client = client_lib.ServingClient(server.address, name)
+        try:
+            grpc_client.mix(images, images, 0.5)
+        except grpc.RpcError:
+            assert name == "nope"
         grpc_client.close()
-        unknown = client_lib.ServingClient(server.address, "nope")
-        with pytest.raises(grpc.RpcError):
-            unknown.mix(images, images, 0.5)
-        unknown.close()
-        samples = _metric_samples(server)
+    after = _metric_samples(server)
+
+    def delta(name, **labels):
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
     requests = "amr_serving_requests_total"
     predict = {"api": "predict", "model": "amr", "signature": "mix"}
-    assert _value(samples, requests, transport="rest", code="OK", **predict) == 1
-    assert _value(samples, requests, transport="rest",
-                  code="INVALID_ARGUMENT", **predict) == 1
-    assert _value(samples, requests, transport="grpc", code="OK", **predict) == 1
+    assert delta(requests, transport="rest", code="OK", **predict) == 1
+    assert delta(requests, transport="rest", code="INVALID_ARGUMENT",
+                 **predict) == 1
+    assert delta(requests, transport="grpc", code="OK", **predict) == 1
     # An unknown model: model "" (bounded labels). Over REST the body's
     # conversion needs the model, so only the HTTP status counts it.
-    assert _value(samples, requests, transport="grpc", code="NOT_FOUND",
-                  api="predict", model="", signature="") == 1
+    assert delta(requests, transport="grpc", code="NOT_FOUND", api="predict",
+                 model="", signature="") == 1
     latency = "amr_serving_request_latency_seconds"
-    assert _value(samples, latency + "_count", transport="rest", **predict) == 2
-    buckets = [sample for sample in samples if sample.name == latency + "_bucket"
+    assert delta(latency + "_count", transport="rest", **predict) == 2
+    buckets = [sample.labels["le"] for sample in after
+               if sample.name == latency + "_bucket"
                and sample.labels["transport"] == "rest"
                and sample.labels["signature"] == "mix"]
-    assert len(buckets) > 10 and buckets[-1].labels["le"] == "+Inf"
-    assert buckets[-1].value == 2
-    assert _value(samples, "amr_rest_requests_total", status="400") == 1
-    assert _value(samples, "amr_rest_requests_total", status="404") == 1
+    assert len(buckets) > 10 and buckets[-1] == "+Inf"
+    assert delta(latency + "_bucket", transport="rest", le="+Inf",
+                 **predict) == 2
+    assert delta("amr_rest_requests_total", status="200") >= 1
+    assert delta("amr_rest_requests_total", status="400") == 1
+    assert delta("amr_rest_requests_total", status="404") == 1
 
 
 def _grpc_metadata_version(server, **spec):
@@ -262,40 +292,38 @@ def _reload(server, config):
             model_management_pb2.ReloadConfigRequest(config=config), timeout=60)
 
 
-def test_labels_over_both_transports_and_tf_servings_label_rule(base):
-    sources = repository_lib.sources_from_config(_config(("amr", base, {})))
-    with server_lib.ModelServer(sources, port=0, rest_port=0,
-                                poll_seconds=0) as server:
-        # Labels may name only available versions (server_core.cc).
-        with pytest.raises(grpc.RpcError) as raised:
-            _reload(server, _config(("amr", base, {"stable": 7})))
-        assert (raised.value.code(), raised.value.details()) == (
-            grpc.StatusCode.FAILED_PRECONDITION,
-            "Request to assign label to version 7 of model amr, which is not "
-            "currently available for inference")
-        assert _reload(server, _config(
-            ("amr", base, {"stable": 2, "canary": 3}))).status.error_code == 0
-        assert _grpc_metadata_version(server, version_label="stable") == 2
-        assert _grpc_metadata_version(server, version_label="canary") == 3
-        assert _grpc_metadata_version(server) == 3
-        status, answer = _rest(server, "GET",
-                               "/v1/models/amr/labels/stable/metadata")
-        assert (status, answer["model_spec"]["version"]) == (200, "2")
-        assert _rest(server, "GET", "/v1/models/amr/labels/stable")[1][
-            "model_version_status"][0]["version"] == "2"
-        images = np.zeros((1, *IMAGE_SHAPE), np.float32).tolist()
-        status, answer = _rest(server, "POST",
-                               "/v1/models/amr/labels/stable:predict",
-                               {"signature_name": "reconstruct",
-                                "instances": images})
-        assert status == 200 and len(answer["predictions"]) == 1
-        message = "Unrecognized servable version label: beta"
-        assert _rest(server, "POST", "/v1/models/amr/labels/beta:predict",
-                     {"instances": images}) == (400, {"error": message})
-        with pytest.raises(grpc.RpcError) as raised:
-            _grpc_metadata_version(server, version_label="beta")
-        assert (raised.value.code(), raised.value.details()) == (
-            grpc.StatusCode.INVALID_ARGUMENT, message)
+def test_labels_over_both_transports_and_tf_servings_label_rule(served):
+    server, base = served
+    # Labels may name only available versions (server_core.cc).
+    with pytest.raises(grpc.RpcError) as raised:
+        _reload(server, _config(("amr", base, {"stable": 7})))
+    assert (raised.value.code(), raised.value.details()) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "Request to assign label to version 7 of model amr, which is not "
+        "currently available for inference")
+    assert _reload(server, _config(
+        ("amr", base, {"stable": 2, "canary": 3}))).status.error_code == 0
+    assert _grpc_metadata_version(server, version_label="stable") == 2
+    assert _grpc_metadata_version(server, version_label="canary") == 3
+    assert _grpc_metadata_version(server) == 3
+    status, answer = _rest(server, "GET",
+                           "/v1/models/amr/labels/stable/metadata")
+    assert (status, answer["model_spec"]["version"]) == (200, "2")
+    assert _rest(server, "GET", "/v1/models/amr/labels/stable")[1][
+        "model_version_status"][0]["version"] == "2"
+    images = np.zeros((1, *IMAGE_SHAPE), np.float32).tolist()
+    status, answer = _rest(server, "POST",
+                           "/v1/models/amr/labels/stable:predict",
+                           {"signature_name": "reconstruct",
+                            "instances": images})
+    assert status == 200 and len(answer["predictions"]) == 1
+    message = "Unrecognized servable version label: beta"
+    assert _rest(server, "POST", "/v1/models/amr/labels/beta:predict",
+                 {"instances": images}) == (400, {"error": message})
+    with pytest.raises(grpc.RpcError) as raised:
+        _grpc_metadata_version(server, version_label="beta")
+    assert (raised.value.code(), raised.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
 def test_labels_for_unavailable_versions_when_allowed(base):

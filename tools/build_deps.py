@@ -50,6 +50,8 @@ DISTRIBUTIONS = {
     "absl": "absl-py",
     "google": "protobuf",  # google.protobuf
     "grpc": "grpcio",
+    "grpc_health": "grpcio-health-checking",
+    "prometheus_client": "prometheus-client",
     "sklearn": "scikit-learn",
     "tensorflow_datasets": "tensorflow-datasets",
     "tensorflow_serving": "tensorflow-serving-api",

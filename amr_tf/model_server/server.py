@@ -13,8 +13,10 @@ to 2 GB: `max_batch_size`, not gRPC's 4 MB default, limits a request.
 The gRPC port also serves the standard health service (`grpc.health.v1`):
 the server ("") and each model name are SERVING while that model (every
 model, for "") has an available version, NOT_SERVING otherwise and after
-`stop()`. `ModelService.HandleReloadConfigRequest` replaces the models and
-labels; with `config_file`, the file is re-read every `config_poll_seconds`
+`stop()`; "ModelService" and "PredictionService" (the names TF Serving's
+--enable_grpc_healthcheck_service sets) are SERVING until `stop()`.
+`ModelService.HandleReloadConfigRequest` replaces the models and labels;
+with `config_file`, the file is re-read every `config_poll_seconds`
 (TF Serving's --model_config_file_poll_wait_seconds) and applied when it
 changed. Metrics: `amr_tf.model_server.metrics`.
 """
@@ -44,6 +46,9 @@ from amr_tf.tfserving.predict import RequestError
 from amr_tf.web.server import IDLE_TIMEOUT_SECONDS
 
 _LOG = logging.getLogger(__name__)
+
+# The services TF Serving's --enable_grpc_healthcheck_service marks SERVING.
+TF_SERVING_HEALTH_NAMES = ("ModelService", "PredictionService")
 
 # As TF Serving: --max_batch_size, not gRPC's 4 MB default, limits a request.
 MAX_MESSAGE_BYTES = 2**31 - 1
@@ -188,6 +193,7 @@ class ModelServer:
                    for name in names}
         serving.update({name: False for name in self._health_names - set(names)})
         serving[""] = self._serving and all(serving[name] for name in names)
+        serving.update(dict.fromkeys(TF_SERVING_HEALTH_NAMES, self._serving))
         self._health_names |= set(names)
         for name, up in serving.items():
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING if up
