@@ -33,6 +33,7 @@ from amr_tf.tfserving.bundle import LoadError
 from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
 from amr_tf.web import json_codec
 from amr_tf.web.server import WSGIServer
+from amr_tf.web.server import status_line
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SHAPE = (16, 16, 3)
@@ -108,6 +109,11 @@ def test_idle_and_stalled_connections_close_while_others_are_answered(
         sock.settimeout(30)  # A deadline, not a measurement.
         assert sock.recv(100) == b""  # Closed by the server.
         sock.close()
+
+
+def test_status_lines_include_tf_servings_499():
+    assert [status_line(code) for code in (200, 404, 499)] == [
+        "200 OK", "404 Not Found", "499 Unknown"]
 
 
 def test_waitress_refusals_are_json(web_server):

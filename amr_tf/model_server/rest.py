@@ -22,7 +22,6 @@ bodies over `MAX_BODY_BYTES` are refused unread.
 """
 
 import collections
-import http
 import json
 import logging
 import re
@@ -46,6 +45,7 @@ from amr_tf.tfserving.predict import invalid
 from amr_tf.web import json_codec
 from amr_tf.web.server import IDLE_TIMEOUT_SECONDS
 from amr_tf.web.server import WSGIServer
+from amr_tf.web.server import status_line
 from amr_tf.web.server import too_large_answer
 
 _LOG = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class RestServer(WSGIServer):
                 grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
         if self.metrics:
             self.metrics.rest_requests.labels(str(status)).inc()
-        start_response(f"{status} {http.HTTPStatus(status).phrase}", [
+        start_response(status_line(status), [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data)))])
         return [data]

@@ -32,11 +32,20 @@ def too_large_answer(size, limit):
                  f"of {limit} bytes")
 
 
+def status_line(status):
+    """WSGI's status text of an HTTP status code, e.g. "404 Not Found"
+    (codes outside the standard's, such as 499, get no phrase)."""
+    try:
+        return f"{status} {http.HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
 def json_response(start_response, status, document, headers=()):
     """Starts a JSON answer of `document` with HTTP `status`; returns its
     body for the WSGI server."""
     data = json_codec.dumps(document)
-    start_response(f"{status} {http.HTTPStatus(status).phrase}", [
+    start_response(status_line(status), [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(data))), *headers])
     return [data]
@@ -55,7 +64,7 @@ class _ErrorTask(ErrorTask):
         else:
             status, message = error.code, f"{error.reason}: {error.body}"
         data = json_codec.dumps({"error": message})
-        self.status = f"{status} {http.HTTPStatus(status).phrase}"
+        self.status = status_line(status)
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
         self.content_length = len(data)
@@ -101,8 +110,7 @@ class WSGIServer:
             channel_timeout=idle_timeout,
             cleanup_interval=cleanup_interval or max(1, idle_timeout // 2),
             connection_limit=CONNECTION_LIMIT, asyncore_use_poll=True,
-            max_request_body_size=max_body_bytes + 1, ident="amr_tf",
-            clear_untrusted_proxy_headers=False)
+            max_request_body_size=max_body_bytes + 1, ident="amr_tf")
         self._server.channel_class = type(
             "Channel", (_Channel,), {"too_large": staticmethod(too_large)})
         self._stopping = threading.Event()
