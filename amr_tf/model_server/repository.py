@@ -191,6 +191,7 @@ class ModelRepository:
             for name in sorted(set(self._sources) - set(sources)):
                 for version in sorted(self._ready[name]):
                     self._unload(name, version)
+                self._failed[name].clear()  # Tried afresh if it comes back.
             with self._lock:
                 for name in sources:
                     self._ready.setdefault(name, {})
