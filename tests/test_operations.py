@@ -268,6 +268,7 @@ def test_metrics_count_requests_by_transport_model_signature_and_code(served):
     assert delta("amr_rest_requests_total", status="200") >= 1
     assert delta("amr_rest_requests_total", status="400") == 1
     assert delta("amr_rest_requests_total", status="404") == 1
+    assert _value(after, "process_open_fds") > 0
 
 
 def _grpc_metadata_version(server, **spec):

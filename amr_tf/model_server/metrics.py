@@ -4,6 +4,7 @@ TF Serving's path (`METRICS_PATH`).
     amr_serving_requests_total{transport, api, model, signature, code}
     amr_serving_request_latency_seconds{transport, api, model, signature}
     amr_rest_requests_total{status}
+    process_*   (the server process's CPU, memory and open descriptors)
 
 The first two count what reaches the `ServingCore` over gRPC and REST
 (`api`: predict, metadata, status; `code`: the gRPC status code name); the
@@ -52,6 +53,7 @@ class ServingMetrics:
         self.rest_requests = prometheus_client.Counter(
             "amr_rest_requests", "REST requests answered, by HTTP status.",
             ["status"], registry=self.registry)
+        prometheus_client.ProcessCollector(registry=self.registry)
         self.wsgi_app = prometheus_client.make_wsgi_app(self.registry)
 
     def observe(self, transport, api, model_spec, code, seconds):
