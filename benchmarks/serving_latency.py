@@ -17,10 +17,20 @@ instead sends `--requests` `mix` requests (batch: the first of
 `--batch_sizes`) from each of `--clients` concurrent clients, after a
 warm-up of `--requests` requests in all, and prints p50/p99 ms, requests/s,
 errors and the started server's resident memory before and after.
+
+    python benchmarks/serving_latency.py --model_dir=runs/shapes --clients=16 --compare_batching
+
+exports the run twice (batching in the graph, as every export does, and
+without it) and runs that load, batch 1, on three started servers: the
+export without batching, the export with it, and the one without under the
+stand-in's `--enable_batching` (TF Serving's session-level batching) with
+export/batching_parameters.txt; prints requests/s, p50/p99 ms, errors and
+each one's requests/s over the first's.
 """
 
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -28,9 +38,11 @@ from absl import app
 from absl import flags
 
 from amr_tf.client import clients as client_lib
+from amr_tf.exporter import saved_model
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
 from amr_tf.tfserving.version_folders import version_path
+from amr_tf.training import restore
 from benchmarks.serving_load import mix_concurrently
 from benchmarks.serving_load import rss_bytes
 from benchmarks.serving_load import spawn
@@ -47,6 +59,12 @@ flags.DEFINE_integer("requests", 200,
                      "Timed requests per batch size, or per client.")
 flags.DEFINE_integer("clients", 0,
                      "Concurrent clients; 0 times sequential requests.")
+flags.DEFINE_boolean("compare_batching", False,
+                     "With --clients and --model_dir: batch-1 load without "
+                     "batching, with the export's in-graph batching, and with "
+                     "session-level batching.")
+flags.DEFINE_string("model_dir", None,
+                    "A trained run, exported twice for --compare_batching.")
 FLAGS = flags.FLAGS
 
 
@@ -99,6 +117,60 @@ def _concurrent_table(address, process, shape, rng):
           f"{_rss_text(process):>10}")
 
 
+def _load(address, shape, rng):
+    """`--clients` x `--requests` batch-1 `mix` calls after a warm-up:
+    (seconds, per-call seconds, errors)."""
+    images_a, images_b = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    alphas = rng.uniform(size=FLAGS.clients)
+    mix_concurrently(address, images_a, images_b, alphas,
+                     max(1, FLAGS.requests // FLAGS.clients))
+    start = time.perf_counter()
+    results = mix_concurrently(address, images_a, images_b, alphas,
+                               FLAGS.requests)
+    seconds = time.perf_counter() - start
+    calls = [call for session in results for call in session]
+    errors = sum(not isinstance(answer, np.ndarray) for _, answer in calls)
+    return seconds, np.array([duration for duration, _ in calls]), errors
+
+
+def _batching_table(restored, shape, rng):
+    """Exports a restored run with and without in-graph batching and prints
+    the batch-1 load on each way of serving it."""
+    shipped = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "export", "batching_parameters.txt")
+    with tempfile.TemporaryDirectory() as scratch:
+        bases = {}
+        for name, batching in (("alone", None),
+                               ("batched", saved_model.DEFAULT_BATCHING)):
+            bases[name] = os.path.join(scratch, name)
+            saved_model.export_saved_model(
+                restored.model, restored.config, restored.info, bases[name],
+                version=1, batching=batching)
+        rows = [("off", bases["alone"], ()),
+                ("in-graph", bases["batched"], ()),
+                ("session-level", bases["alone"],
+                 ("--enable_batching", f"--batching_parameters_file={shipped}"))]
+        print(f"{'batching':>13} {'clients':>7} {'requests':>8} {'req/s':>7} "
+              f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'x off':>6}")
+        baseline = None
+        for name, base, flag_args in rows:
+            try:
+                process, address, _ = spawn(base, *flag_args)
+            except RuntimeError as error:
+                sys.exit(f"error: {error}")
+            try:
+                seconds, times, errors = _load(address, shape, rng)
+            finally:
+                process.terminate()
+                process.wait()
+            rate = len(times) / seconds
+            baseline = baseline or rate
+            print(f"{name:>13} {FLAGS.clients:>7} {len(times):>8} {rate:7.0f} "
+                  f"{np.percentile(times, 50) * 1e3:8.2f} "
+                  f"{np.percentile(times, 99) * 1e3:8.2f} {errors:>6} "
+                  f"{rate / baseline:6.2f}")
+
+
 def _sequential_table(clients, bundle, shape, rng):
     """Times sequential requests per batch size, each transport against the
     in-process session run."""
@@ -129,6 +201,15 @@ def _sequential_table(clients, bundle, shape, rng):
 
 def main(argv):
     del argv
+    if FLAGS.compare_batching:
+        if not (FLAGS.clients and FLAGS.model_dir):
+            sys.exit("error: --compare_batching needs --clients and --model_dir")
+        restored = restore.load_trained(FLAGS.model_dir)
+        shape = tuple(restored.info.input_shape)
+        print(f"mix of {FLAGS.model_dir} ({shape} images), batch 1, "
+              f"{FLAGS.clients} concurrent clients, {os.cpu_count()} CPUs")
+        _batching_table(restored, shape, np.random.default_rng(0))
+        return
     versions = list_versions(FLAGS.export_base)
     if not versions:
         sys.exit(f"error: no version folder under {FLAGS.export_base}: train "

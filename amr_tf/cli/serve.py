@@ -32,6 +32,7 @@ from amr_tf.cli.app import run_main
 from amr_tf.model_server.repository import ModelSource
 from amr_tf.model_server.repository import sources_from_config_file
 from amr_tf.model_server.server import ModelServer
+from amr_tf.tfserving import batching_parameters
 from amr_tf.tfserving.predict import PREDICT_METHOD_NAME
 
 
@@ -52,6 +53,14 @@ def _define_flags():
                        "Seconds between looks for new versions; 0 never.")
     flags.DEFINE_integer("max_batch_size", 1024,
                          "Largest batch a request may carry.")
+    flags.DEFINE_boolean("enable_batching", False,
+                         "TF Serving's session-level batching: merge "
+                         "concurrent requests of one signature into one run. "
+                         "amr_tf exports batch in their graph and are served "
+                         "without it (export/README.md).")
+    flags.DEFINE_string("batching_parameters_file", None,
+                        "BatchingParameters text proto for --enable_batching "
+                        "(TF Serving's format); unset: TF Serving's defaults.")
 
 
 def main(argv):
@@ -60,7 +69,14 @@ def main(argv):
     if bool(values.model_base_path) == bool(values.model_config_file):
         fail("pass one of --model_base_path or --model_config_file")
     logging.set_verbosity(logging.INFO)
+    if values.batching_parameters_file and not values.enable_batching:
+        fail("--batching_parameters_file needs --enable_batching")
     try:
+        batching = None
+        if values.enable_batching:
+            batching = (batching_parameters.read(values.batching_parameters_file)
+                        if values.batching_parameters_file
+                        else batching_parameters.BatchingParameters())
         sources = (sources_from_config_file(values.model_config_file)
                    if values.model_config_file
                    else [ModelSource(values.model_name, values.model_base_path)])
@@ -68,7 +84,7 @@ def main(argv):
             sources, host=values.host, port=values.port,
             rest_port=values.rest_api_port,
             poll_seconds=values.file_system_poll_wait_seconds,
-            max_batch_size=values.max_batch_size)
+            max_batch_size=values.max_batch_size, batching=batching)
     except (ValueError, OSError) as error:
         fail(str(error).splitlines()[0])
     server.start()

@@ -32,6 +32,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from amr_tf.model_server.batching import BatchingSession
 from amr_tf.tfserving.bundle import LoadError
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
@@ -115,14 +116,17 @@ class ModelRepository:
     Args:
         sources: the `ModelSource`s to serve.
         max_batch_size: largest batch of a request (warm-up included).
+        batching: `BatchingParameters` of TF Serving's session-level
+            batching (`BatchingSession`) around each loaded version, or None.
 
     Raises:
         ValueError: a model has no loadable version at start-up.
     """
 
-    def __init__(self, sources, max_batch_size=1024):
+    def __init__(self, sources, max_batch_size=1024, batching=None):
         self._sources = {source.name: source for source in sources}
         self._max_batch_size = max_batch_size
+        self._batching = batching
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._ready = {name: {} for name in self._sources}  # version -> Servable
@@ -196,6 +200,8 @@ class ModelRepository:
                           name, version, error)
             self._set_status(name, VersionStatus(version, State.END, str(error)))
             return False
+        if self._batching:
+            bundle = BatchingSession(bundle, self._batching)
         with self._lock:
             self._ready[name][version] = Servable(name, version, bundle)
             self._statuses[name][version] = VersionStatus(version, State.AVAILABLE)

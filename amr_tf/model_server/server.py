@@ -72,6 +72,9 @@ class ModelServer:
         poll_seconds: how often to look for new versions; 0 never.
         max_batch_size: largest batch a request may carry.
         max_workers: requests handled at once, per transport.
+        batching: `BatchingParameters` of TF Serving's session-level
+            batching (`--enable_batching`), or None: each request runs
+            alone (exports batch in their graph; export/README.md).
 
     Raises:
         ValueError: a model has no loadable version.
@@ -79,10 +82,11 @@ class ModelServer:
     """
 
     def __init__(self, sources, host="127.0.0.1", port=8500, rest_port=None,
-                 poll_seconds=1.0, max_batch_size=1024, max_workers=16):
+                 poll_seconds=1.0, max_batch_size=1024, max_workers=16,
+                 batching=None):
         if isinstance(sources, dict):
             sources = [ModelSource(name, path) for name, path in sources.items()]
-        self.repository = ModelRepository(sources, max_batch_size)
+        self.repository = ModelRepository(sources, max_batch_size, batching)
         core = ServingCore(self.repository)
         self._server = grpc.server(
             concurrent.futures.ThreadPoolExecutor(max_workers=max_workers),
