@@ -21,13 +21,16 @@ errors and the started server's resident memory before and after.
     python benchmarks/serving_latency.py --model_dir=runs/shapes --clients=16 --compare_batching
 
 exports the run twice (batching in the graph, as every export does, and
-without it) and runs that load, batch 1, on three started servers: the
-export without batching, the export with it, and the one without under the
-stand-in's `--enable_batching` (TF Serving's session-level batching) with
-export/batching_parameters.txt; prints requests/s, p50/p99 ms, errors and
-each one's requests/s over the first's.
+without it) and runs that load, batch 1: in process on each export's
+session from `--clients` threads (what TF Serving's C++ server does with a
+request), then over gRPC on started stand-ins: the export without batching,
+the export with it, and the one without under the stand-in's
+`--enable_batching` (TF Serving's session-level batching) with the shipped
+settings' run size. Prints requests/s, p50/p99 ms, errors and each row's
+requests/s over its path's "off".
 """
 
+import concurrent.futures
 import os
 import sys
 import tempfile
@@ -133,11 +136,47 @@ def _load(address, shape, rng):
     return seconds, np.array([duration for duration, _ in calls]), errors
 
 
+def _in_process_load(bundle, shape, rng):
+    """`_load` on a session in this process, called from `--clients`
+    threads: the part of serving TF Serving's C++ server runs."""
+    images_a, images_b = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    feeds = {"images_a": images_a, "images_b": images_b,
+             "alpha": np.array([0.5], np.float32)}
+
+    def client(requests):
+        times = []
+        for _ in range(requests):
+            start = time.perf_counter()
+            bundle.run("mix", feeds, ["images"])
+            times.append(time.perf_counter() - start)
+        return times
+
+    with concurrent.futures.ThreadPoolExecutor(FLAGS.clients) as pool:
+        list(pool.map(client, [max(1, FLAGS.requests // FLAGS.clients)]
+                      * FLAGS.clients))
+        start = time.perf_counter()
+        times = sum(pool.map(client, [FLAGS.requests] * FLAGS.clients), [])
+    return time.perf_counter() - start, np.array(times), 0
+
+
+def _session_level_file(directory):
+    """The shipped settings as the stand-in's --batching_parameters_file:
+    merged runs of the exports' run size, no request splitting."""
+    batching = saved_model.DEFAULT_BATCHING
+    path = os.path.join(directory, "session_batching.txt")
+    with open(path, "w") as stream:
+        stream.write(
+            f"max_batch_size {{ value: {batching.batch_rows} }}\n"
+            f"batch_timeout_micros {{ value: {batching.batch_timeout_micros} }}\n"
+            f"num_batch_threads {{ value: {batching.num_batch_threads} }}\n"
+            f"max_enqueued_batches {{ value: {batching.max_enqueued_batches} }}\n")
+    return path
+
+
 def _batching_table(restored, shape, rng):
     """Exports a restored run with and without in-graph batching and prints
-    the batch-1 load on each way of serving it."""
-    shipped = os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "export", "batching_parameters.txt")
+    the batch-1 load on each way of serving it: in process (the session
+    runs alone) and over gRPC on the stand-in."""
     with tempfile.TemporaryDirectory() as scratch:
         bases = {}
         for name, batching in (("alone", None),
@@ -146,29 +185,37 @@ def _batching_table(restored, shape, rng):
             saved_model.export_saved_model(
                 restored.model, restored.config, restored.info, bases[name],
                 version=1, batching=batching)
-        rows = [("off", bases["alone"], ()),
-                ("in-graph", bases["batched"], ()),
-                ("session-level", bases["alone"],
-                 ("--enable_batching", f"--batching_parameters_file={shipped}"))]
-        print(f"{'batching':>13} {'clients':>7} {'requests':>8} {'req/s':>7} "
+        session_flags = ("--enable_batching",
+                         f"--batching_parameters_file={_session_level_file(scratch)}")
+        rows = [("in-process", "off", bases["alone"], None),
+                ("in-process", "in-graph", bases["batched"], None),
+                ("gRPC", "off", bases["alone"], ()),
+                ("gRPC", "in-graph", bases["batched"], ()),
+                ("gRPC", "session-level", bases["alone"], session_flags)]
+        print(f"{'path':>10} {'batching':>13} {'requests':>8} {'req/s':>7} "
               f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'x off':>6}")
-        baseline = None
-        for name, base, flag_args in rows:
-            try:
-                process, address, _ = spawn(base, *flag_args)
-            except RuntimeError as error:
-                sys.exit(f"error: {error}")
-            try:
-                seconds, times, errors = _load(address, shape, rng)
-            finally:
-                process.terminate()
-                process.wait()
+        baseline = {}
+        for path, name, base, flag_args in rows:
+            if flag_args is None:
+                bundle = SavedModelBundle(version_path(base, 1))
+                seconds, times, errors = _in_process_load(bundle, shape, rng)
+                bundle.close()
+            else:
+                try:
+                    process, address, _ = spawn(base, *flag_args)
+                except RuntimeError as error:
+                    sys.exit(f"error: {error}")
+                try:
+                    seconds, times, errors = _load(address, shape, rng)
+                finally:
+                    process.terminate()
+                    process.wait()
             rate = len(times) / seconds
-            baseline = baseline or rate
-            print(f"{name:>13} {FLAGS.clients:>7} {len(times):>8} {rate:7.0f} "
+            baseline.setdefault(path, rate)
+            print(f"{path:>10} {name:>13} {len(times):>8} {rate:7.0f} "
                   f"{np.percentile(times, 50) * 1e3:8.2f} "
                   f"{np.percentile(times, 99) * 1e3:8.2f} {errors:>6} "
-                  f"{rate / baseline:6.2f}")
+                  f"{rate / baseline[path]:6.2f}")
 
 
 def _sequential_table(clients, bundle, shape, rng):

@@ -20,7 +20,10 @@ FAILED_PRECONDITION, and a missing or extra input, wrong dtype, rank or
 shape, mismatched or empty batch, a batch over `--max_batch_size`, NaN/Inf
 values or an alpha outside [0, 1] INVALID_ARGUMENT naming the input. As in
 TF Serving, a gRPC message may be up to 2 GB: `--max_batch_size`, not
-gRPC's 4 MB default, limits a request.
+gRPC's 4 MB default, limits a request. Exports batch concurrent requests in
+their graph; `--enable_batching [--batching_parameters_file=FILE]` adds TF
+Serving's session-level batching (`amr_tf.model_server.batching`), to
+reproduce what that flag does.
 """
 
 from absl import flags
