@@ -78,8 +78,8 @@ def test_parameters_file_refuses_what_tf_serving_refuses(text, message):
 def test_shipped_file_is_what_exports_batch_with(tmp_path):
     shipped = ROOT / "export" / "batching_parameters.txt"
     assert batching_parameters.read(str(shipped)) == saved_model_lib.DEFAULT_BATCHING
-    # Requests of up to 1024 rows, split into runs of up to 16.
-    assert saved_model_lib.DEFAULT_BATCHING.max_batch_size == 1024
+    # Requests of up to 65536 rows, split into runs of up to 16.
+    assert saved_model_lib.DEFAULT_BATCHING.max_batch_size == 65536
     assert saved_model_lib.DEFAULT_BATCHING.batch_rows == 16
     with pytest.raises(ValueError, match="splitting is not supported"):
         batching_lib.BatchingSession(RecordingBundle(),
@@ -307,6 +307,16 @@ def test_checked_rows_alone_fill_a_batch(exports):
     assert batchers == {f"{name}/batch/": 6 for name in (
         "encode", "decode", "reconstruct", "mix", "mix_latents",
         "mix_bernoulli", "mix_attributes")}
+
+
+def test_a_request_over_the_batchers_limit_is_refused_alone(exports):
+    rows = _requests(good=7)[:7]
+    inputs = {key: np.concatenate([row[key] for row in rows])
+              for key in rows[0]}
+    with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+        exports.slow.run("mix", inputs, ["images"])
+    assert graph_error_message(raised.value) == (
+        "Task size 7 is larger than maximum input batch size 6")
 
 
 def test_session_level_batching_gives_one_bad_request_to_its_batch(exports):
