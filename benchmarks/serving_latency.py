@@ -26,11 +26,26 @@ port, half idle and half trickling a header byte per second, times
 they are open, then stops the trickle and waits for the server's idle
 timeout; prints the server's threads and open file descriptors before,
 during and after.
+
+or
+
+    python benchmarks/serving_latency.py --model_dir=runs/shapes --clients=16 --compare_batching
+
+exports the run twice (batching in the graph, as every export does, and
+without it) and runs that load, batch 1: in process on each export's
+session from `--clients` threads (what TF Serving's C++ server does with a
+request), then over gRPC on started stand-ins: the export without batching,
+the export with it, and the one without under the stand-in's
+`--enable_batching` (TF Serving's session-level batching) with the shipped
+settings' run size. Prints requests/s, p50/p99 ms, errors and each row's
+requests/s over its path's "off".
 """
 
+import concurrent.futures
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -39,9 +54,11 @@ from absl import app
 from absl import flags
 
 from amr_tf.client import clients as client_lib
+from amr_tf.exporter import saved_model
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
 from amr_tf.tfserving.version_folders import version_path
+from amr_tf.training import restore
 from benchmarks.serving_load import mix_concurrently
 from benchmarks.serving_load import rss_bytes
 from benchmarks.serving_load import spawn
@@ -63,6 +80,12 @@ flags.DEFINE_integer("idle_connections", 0,
                      "normal client is timed (started server only).")
 flags.DEFINE_integer("idle_wait_seconds", 90,
                      "Longest wait for the server to close them after.")
+flags.DEFINE_boolean("compare_batching", False,
+                     "With --clients and --model_dir: batch-1 load without "
+                     "batching, with the export's in-graph batching, and with "
+                     "session-level batching.")
+flags.DEFINE_string("model_dir", None,
+                    "A trained run, exported twice for --compare_batching.")
 FLAGS = flags.FLAGS
 
 
@@ -180,6 +203,104 @@ def _idle_table(rest_address, process, shape, rng):
         print(f"{phase:>12} {held:>10} {threads:>7} {fds:>5} {latency}")
 
 
+def _load(address, shape, rng):
+    """`--clients` x `--requests` batch-1 `mix` calls after a warm-up:
+    (seconds, per-call seconds, errors)."""
+    images_a, images_b = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    alphas = rng.uniform(size=FLAGS.clients)
+    mix_concurrently(address, images_a, images_b, alphas,
+                     max(1, FLAGS.requests // FLAGS.clients))
+    start = time.perf_counter()
+    results = mix_concurrently(address, images_a, images_b, alphas,
+                               FLAGS.requests)
+    seconds = time.perf_counter() - start
+    calls = [call for session in results for call in session]
+    errors = sum(not isinstance(answer, np.ndarray) for _, answer in calls)
+    return seconds, np.array([duration for duration, _ in calls]), errors
+
+
+def _in_process_load(bundle, shape, rng):
+    """`_load` on a session in this process, called from `--clients`
+    threads: the part of serving TF Serving's C++ server runs."""
+    images_a, images_b = rng.uniform(-1, 1, (2, 1, *shape)).astype(np.float32)
+    feeds = {"images_a": images_a, "images_b": images_b,
+             "alpha": np.array([0.5], np.float32)}
+
+    def client(requests):
+        times = []
+        for _ in range(requests):
+            start = time.perf_counter()
+            bundle.run("mix", feeds, ["images"])
+            times.append(time.perf_counter() - start)
+        return times
+
+    with concurrent.futures.ThreadPoolExecutor(FLAGS.clients) as pool:
+        list(pool.map(client, [max(1, FLAGS.requests // FLAGS.clients)]
+                      * FLAGS.clients))
+        start = time.perf_counter()
+        times = sum(pool.map(client, [FLAGS.requests] * FLAGS.clients), [])
+    return time.perf_counter() - start, np.array(times), 0
+
+
+def _session_level_file(directory):
+    """The shipped settings as the stand-in's --batching_parameters_file:
+    merged runs of the exports' run size, no request splitting."""
+    batching = saved_model.DEFAULT_BATCHING
+    path = os.path.join(directory, "session_batching.txt")
+    with open(path, "w") as stream:
+        stream.write(
+            f"max_batch_size {{ value: {batching.batch_rows} }}\n"
+            f"batch_timeout_micros {{ value: {batching.batch_timeout_micros} }}\n"
+            f"num_batch_threads {{ value: {batching.num_batch_threads} }}\n"
+            f"max_enqueued_batches {{ value: {batching.max_enqueued_batches} }}\n")
+    return path
+
+
+def _batching_table(restored, shape, rng):
+    """Exports a restored run with and without in-graph batching and prints
+    the batch-1 load on each way of serving it: in process (the session
+    runs alone) and over gRPC on the stand-in."""
+    with tempfile.TemporaryDirectory() as scratch:
+        bases = {}
+        for name, batching in (("alone", None),
+                               ("batched", saved_model.DEFAULT_BATCHING)):
+            bases[name] = os.path.join(scratch, name)
+            saved_model.export_saved_model(
+                restored.model, restored.config, restored.info, bases[name],
+                version=1, batching=batching)
+        session_flags = ("--enable_batching",
+                         f"--batching_parameters_file={_session_level_file(scratch)}")
+        rows = [("in-process", "off", bases["alone"], None),
+                ("in-process", "in-graph", bases["batched"], None),
+                ("gRPC", "off", bases["alone"], ()),
+                ("gRPC", "in-graph", bases["batched"], ()),
+                ("gRPC", "session-level", bases["alone"], session_flags)]
+        print(f"{'path':>10} {'batching':>13} {'requests':>8} {'req/s':>7} "
+              f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'x off':>6}")
+        baseline = {}
+        for path, name, base, flag_args in rows:
+            if flag_args is None:
+                bundle = SavedModelBundle(version_path(base, 1))
+                seconds, times, errors = _in_process_load(bundle, shape, rng)
+                bundle.close()
+            else:
+                try:
+                    process, address, _ = spawn(base, *flag_args)
+                except RuntimeError as error:
+                    sys.exit(f"error: {error}")
+                try:
+                    seconds, times, errors = _load(address, shape, rng)
+                finally:
+                    process.terminate()
+                    process.wait()
+            rate = len(times) / seconds
+            baseline.setdefault(path, rate)
+            print(f"{path:>10} {name:>13} {len(times):>8} {rate:7.0f} "
+                  f"{np.percentile(times, 50) * 1e3:8.2f} "
+                  f"{np.percentile(times, 99) * 1e3:8.2f} {errors:>6} "
+                  f"{rate / baseline[path]:6.2f}")
+
+
 def _sequential_table(clients, bundle, shape, rng):
     """Times sequential requests per batch size, each transport against the
     in-process session run."""
@@ -210,6 +331,15 @@ def _sequential_table(clients, bundle, shape, rng):
 
 def main(argv):
     del argv
+    if FLAGS.compare_batching:
+        if not (FLAGS.clients and FLAGS.model_dir):
+            sys.exit("error: --compare_batching needs --clients and --model_dir")
+        restored = restore.load_trained(FLAGS.model_dir)
+        shape = tuple(restored.info.input_shape)
+        print(f"mix of {FLAGS.model_dir} ({shape} images), batch 1, "
+              f"{FLAGS.clients} concurrent clients, {os.cpu_count()} CPUs")
+        _batching_table(restored, shape, np.random.default_rng(0))
+        return
     versions = list_versions(FLAGS.export_base)
     if not versions:
         sys.exit(f"error: no version folder under {FLAGS.export_base}: train "

@@ -25,7 +25,10 @@ FAILED_PRECONDITION, and a missing or extra input, wrong dtype, rank or
 shape, mismatched or empty batch, a batch over `--max_batch_size`, NaN/Inf
 values or an alpha outside [0, 1] INVALID_ARGUMENT naming the input. As in
 TF Serving, a gRPC message may be up to 2 GB: `--max_batch_size`, not
-gRPC's 4 MB default, limits a request.
+gRPC's 4 MB default, limits a request. Exports batch concurrent requests in
+their graph; `--enable_batching [--batching_parameters_file=FILE]` adds TF
+Serving's session-level batching (`amr_tf.model_server.batching`), to
+reproduce what that flag does.
 """
 
 from absl import flags
@@ -39,6 +42,7 @@ from amr_tf.model_server.repository import MAX_LOAD_RETRIES
 from amr_tf.model_server.repository import ModelSource
 from amr_tf.model_server.repository import sources_from_config_file
 from amr_tf.model_server.server import ModelServer
+from amr_tf.tfserving import batching_parameters
 from amr_tf.tfserving.predict import PREDICT_METHOD_NAME
 
 
@@ -71,6 +75,14 @@ def _define_flags():
                          "Let a new label point at a version not yet "
                          "available (needed for labels in the config the "
                          "server starts with).")
+    flags.DEFINE_boolean("enable_batching", False,
+                         "TF Serving's session-level batching: merge "
+                         "concurrent requests of one signature into one run. "
+                         "amr_tf exports batch in their graph and are served "
+                         "without it (export/README.md).")
+    flags.DEFINE_string("batching_parameters_file", None,
+                        "BatchingParameters text proto for --enable_batching "
+                        "(TF Serving's format); unset: TF Serving's defaults.")
 
 
 def main(argv):
@@ -79,7 +91,14 @@ def main(argv):
     if bool(values.model_base_path) == bool(values.model_config_file):
         fail("pass one of --model_base_path or --model_config_file")
     logging.set_verbosity(logging.INFO)
+    if values.batching_parameters_file and not values.enable_batching:
+        fail("--batching_parameters_file needs --enable_batching")
     try:
+        batching = None
+        if values.enable_batching:
+            batching = (batching_parameters.read(values.batching_parameters_file)
+                        if values.batching_parameters_file
+                        else batching_parameters.BatchingParameters())
         sources = (sources_from_config_file(values.model_config_file)
                    if values.model_config_file
                    else [ModelSource(values.model_name, values.model_base_path)])
@@ -93,7 +112,8 @@ def main(argv):
             max_load_retries=values.max_num_load_retries,
             load_retry_seconds=max(0, values.load_retry_interval_micros) / 1e6,
             allow_labels_for_unavailable=(
-                values.allow_version_labels_for_unavailable_models))
+                values.allow_version_labels_for_unavailable_models),
+            batching=batching)
     except (ValueError, OSError) as error:
         fail(str(error).splitlines()[0])
     server.start()

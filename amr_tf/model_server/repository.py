@@ -43,6 +43,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from amr_tf.model_server.batching import BatchingSession
 from amr_tf.tfserving.bundle import LoadError
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
@@ -146,6 +147,8 @@ class ModelRepository:
         allow_labels_for_unavailable: TF Serving's
             --allow_version_labels_for_unavailable_models.
         on_change: called (no arguments) after a version changes state.
+        batching: `BatchingParameters` of TF Serving's session-level
+            batching (`BatchingSession`) around each loaded version, or None.
 
     Raises:
         ValueError: a model has no loadable version at start-up, or a label
@@ -154,8 +157,10 @@ class ModelRepository:
 
     def __init__(self, sources, max_batch_size=1024, max_load_retries=0,
                  load_retry_seconds=LOAD_RETRY_SECONDS,
-                 allow_labels_for_unavailable=False, on_change=None):
+                 allow_labels_for_unavailable=False, on_change=None,
+                 batching=None):
         self._max_batch_size = max_batch_size
+        self._batching = batching
         self._max_load_retries = max_load_retries
         self._load_retry_seconds = load_retry_seconds
         self._allow_labels_for_unavailable = allow_labels_for_unavailable
@@ -288,6 +293,8 @@ class ModelRepository:
         else:
             self._set_status(name, VersionStatus(version, State.END, message))
             return False
+        if self._batching:
+            bundle = BatchingSession(bundle, self._batching)
         with self._lock:
             self._ready[name][version] = Servable(name, version, bundle)
             self._statuses[name][version] = VersionStatus(version, State.AVAILABLE)

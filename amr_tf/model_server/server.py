@@ -131,6 +131,9 @@ class ModelServer:
         load_retry_seconds: `ModelRepository`'s.
         allow_labels_for_unavailable: `ModelRepository`'s.
         rest_idle_timeout: seconds a REST connection may stay inactive.
+        batching: `BatchingParameters` of TF Serving's session-level
+            batching (`--enable_batching`), or None: each request runs
+            alone (exports batch in their graph; export/README.md).
 
     Raises:
         ValueError: a model has no loadable version, or a label points at an
@@ -143,7 +146,7 @@ class ModelServer:
                  config_file=None, config_poll_seconds=0.0, max_load_retries=0,
                  load_retry_seconds=LOAD_RETRY_SECONDS,
                  allow_labels_for_unavailable=False,
-                 rest_idle_timeout=IDLE_TIMEOUT_SECONDS):
+                 rest_idle_timeout=IDLE_TIMEOUT_SECONDS, batching=None):
         if isinstance(sources, dict):
             sources = [ModelSource(name, path) for name, path in sources.items()]
         self.health = health.HealthServicer()
@@ -153,7 +156,8 @@ class ModelServer:
         self.repository = None
         self.repository = ModelRepository(
             sources, max_batch_size, max_load_retries, load_retry_seconds,
-            allow_labels_for_unavailable, on_change=self._update_health)
+            allow_labels_for_unavailable, on_change=self._update_health,
+            batching=batching)
         self._update_health()
         self.metrics = ServingMetrics(lambda: self.repository.model_names)
         self._server = grpc.server(
