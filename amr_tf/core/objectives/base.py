@@ -186,6 +186,12 @@ class AdversarialAutoencoder(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    def term_gate(self, prefix, name):
+        """A scalar (0 or 1) by which a term's weight is multiplied in this
+        iteration, or None for always on; subclasses switch terms on late."""
+        del prefix, name
+        return None
+
     # ------------------------------------------------------------------- step
     def _total(self, prefix, values, batch_size):
         weights = self.term_weights[prefix]
@@ -195,8 +201,10 @@ class AdversarialAutoencoder(keras.Model):
         total = 0.0
         for name, weight in weights.items():
             if weight is not WATCHED:
-                total += weight * _average_over_replicas(values[name],
-                                                         batch_size)
+                term = weight * _average_over_replicas(values[name],
+                                                       batch_size)
+                gate = self.term_gate(prefix, name)
+                total += term if gate is None else gate * term
         return total
 
     def _log(self, prefix, values):
@@ -205,7 +213,8 @@ class AdversarialAutoencoder(keras.Model):
             mean = tf.reduce_mean(values[name])
             self.trackers[tracker_name(prefix, name, weight)].update_state(mean)
             if weight is not WATCHED:
-                total += weight * mean
+                gate = self.term_gate(prefix, name)
+                total += weight * mean if gate is None else gate * weight * mean
         self.trackers[f"{prefix}_total"].update_state(total)
 
     def _update(self, prefix, optimizer, variables, loss_fn, batch_size):
