@@ -160,6 +160,28 @@ def test_centred_shapes_sit_at_the_centre_with_the_same_attributes():
         dataclasses.replace(random, sprite_position="left")
 
 
+def test_bold_sprites_are_at_least_2_5_px_in_radius_at_16_px():
+    """The same draws and attributes; only the radii grow, so the smallest
+    sprite covers at least pi * 2.5^2 pixels (standard: pi * 1.44^2)."""
+    standard = data.DataConfig(name="shapes", image_size=16, num_examples=256,
+                               sprite_position="centred")
+    bold = dataclasses.replace(standard, sprite_sizes="bold")
+    before, after = _examples(standard), _examples(bold)
+    np.testing.assert_array_equal(after["attributes"], before["attributes"])
+
+    def areas(examples):
+        """Covered pixels: HSV value 1 inside, <= 0.1 in the background."""
+        value = ((examples["inputs"] + 1.0) / 2.0).max(axis=-1)
+        return np.clip((value - 0.1) / 0.9, 0.0, 1.0).sum(axis=(1, 2))
+
+    small = before["attributes"][:, 2] == 0
+    assert areas(after).min() >= math.pi * 2.5 ** 2 - 1.5
+    assert areas(before)[small].min() <= math.pi * 1.6 ** 2
+    assert (areas(after) > areas(before)).all()
+    with pytest.raises(UsageError, match="unknown sprite_sizes='huge'"):
+        dataclasses.replace(standard, sprite_sizes="huge")
+
+
 def test_shapes_attribute_subset():
     config = data.DataConfig(
         name="shapes", image_size=8, attributes=("large",), num_examples=32

@@ -167,16 +167,22 @@ def test_class_mixer_quick_compares_both_mixers_and_draws_them(tmp_path,
         restored = restore.load_trained(str(tmp_path / f"{variant}_seed0"))
         assert restored.model.class_mixer.mixer_input == variant
         assert restored.config.data.sprite_position == "centred"
+        assert restored.config.data.sprite_sizes == "bold"
         for name in ("cross_combination_accuracy", "swap_consistency",
-                     "differing_accuracy_round"):
+                     "differing_accuracy_round", "judge_blurred_accuracy_round",
+                     "d_real_accuracy_round", "reconstruction_accuracy_round",
+                     "reconstruction_accuracy_round_small"):
             assert len(metrics[name]) == 1 and 0.0 <= metrics[name][0] <= 1.0
         # The parent-aware mask is swap-antisymmetric by construction.
         if variant == "parent_aware":
             assert metrics["swap_consistency"] == [1.0]
         for figure in ("attribute_mixes", "class_mixer_masks"):
             assert _png(tmp_path / f"{figure}_{variant}.png"), figure
+    assert _png(tmp_path / "class_mixer_curves.png")
     table = (tmp_path / common.TABLE_FILE).read_text()
     assert "| cross-combination accuracy | paper's mixer (y~ only) |" in table
+    assert ("| ceiling, small sprites: round, warm, large | parent-aware mixer "
+            "(extension) |") in table
 
 
 def test_experiment_cli_refuses_flags_it_sets_per_run(tmp_path):

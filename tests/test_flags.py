@@ -52,10 +52,12 @@ def test_renamed_and_structural_flags():
         "dataset", "image_size", "attributes", "channels", "test_fraction",
         "arch", "width",
         "depth", "latent_size", "latent_channels", "disc_width",
-        "disc_norm", "decoder_output", "objective", "mixer", "base_mixer",
+        "disc_norm", "decoder_output", "disc_attribute_head", "objective",
+        "mixer", "base_mixer",
         "kway_sources", "class_mixer_input")
     # The defaults a flags.txt from before a setting existed is taken to hold.
     assert structural["disc_norm"] == "spectral"
+    assert structural["disc_attribute_head"] == "map"
     assert structural["width"] == "64"
     assert structural["image_size"] is None
     assert structural["test_fraction"] == "0.05"

@@ -124,19 +124,93 @@ def test_networks_depend_on_their_inputs():
 
 # ----------------------------------------------------- spectral normalisation
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_every_discriminator_weight_layer_is_spectrally_normalised(case):
-    discriminator = _shared(case, 2).discriminator
+@pytest.mark.parametrize("attribute_head", ["map", "pooled"])
+def test_spectral_norm_wraps_every_discriminator_layer_but_the_map_head(
+        case, attribute_head):
+    """The trunk and the real/fake head are normalised; the attribute head
+    only in the authors' pooled form."""
+    arch, input_shape, _ = CASES[case]
+    discriminator = build_networks(
+        dataclasses.replace(arch, disc_attribute_head=attribute_head),
+        input_shape, 2).discriminator
     wrappers = _spectral_layers(discriminator)
     wrapped = {id(layer.layer) for layer in wrappers}
     assert all(isinstance(layer.layer, (keras.layers.Conv2D, keras.layers.Dense))
                for layer in wrappers)
     bare = [layer.name for layer in _weight_layers(discriminator)
             if id(layer) not in wrapped]
-    assert not bare, f"not spectrally normalised: {bare}"
-    # Both heads and at least one hidden layer.
-    assert len(wrappers) >= 3
+    assert bare == (["attribute_logits"] if attribute_head == "map" else [])
+    assert len(wrappers) >= 2
     head_names = {layer.name for layer in wrappers}
-    assert {"logits", "attribute_logits"} <= head_names
+    assert "logits" in head_names
+    assert ("attribute_logits" in head_names) == (attribute_head == "pooled")
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_attribute_head_reads_the_flattened_final_map(case):
+    """(B, k) logits from a dense layer over every position of D's last map,
+    while the real/fake head reads the pooled features."""
+    _, input_shape, _ = CASES[case]
+    discriminator = _shared(case, 3).discriminator
+    final_map = discriminator.get_layer("attribute_flatten").input
+    height, width, channels = final_map.shape[1:]
+    assert (height, width) == (4, 4)
+    kernel = discriminator.get_layer("attribute_logits").kernel
+    assert tuple(kernel.shape) == (height * width * channels, 3)
+    assert discriminator.get_layer("logits").layer.kernel.shape == (channels, 1)
+    logits = discriminator(_inputs(input_shape))["attribute_logits"]
+    assert tuple(logits.shape) == (BATCH, 3)
+
+
+def _sprite(position, shape):
+    """A 16 px image in [-1, 1]: one white sprite of 16 pixels on black, a
+    4x4 square (`shape="square"`) or a 2x8 bar, whose top-left corner is at
+    `position` (row, col)."""
+    image = -np.ones((16, 16, 3), np.float32)
+    row, col = position
+    rows, cols = (4, 4) if shape == "square" else (2, 8)
+    image[row:row + rows, col:col + cols] = 1.0
+    return image
+
+
+def test_attribute_logits_change_when_a_sprite_moves_or_changes_shape():
+    """At a fixed mean colour (the same number of white pixels), moving the
+    sprite or changing its shape changes the attribute logits."""
+    keras.utils.set_random_seed(0)
+    arch, input_shape, _ = CASES["resnet_16px"]
+    discriminator = build_networks(arch, (16, 16, 3), 3).discriminator
+    images = np.stack([_sprite((6, 6), "square"), _sprite((2, 2), "square"),
+                       _sprite((7, 4), "bar")])
+    means = images.mean(axis=(1, 2))
+    np.testing.assert_allclose(means, means[:1].repeat(3, axis=0))
+    logits = discriminator(images)["attribute_logits"].numpy()
+    scale = np.abs(logits).max()
+    assert np.abs(logits[1] - logits[0]).max() > 1e-3 * scale  # moved
+    assert np.abs(logits[2] - logits[0]).max() > 1e-3 * scale  # reshaped
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_unsupervised_discriminator_has_no_attribute_layers(case):
+    """Without attributes D is the trunk and the pooled real/fake head
+    whatever the attribute head setting: the same layers and variables,
+    the same logits from the same seed."""
+    arch, input_shape, _ = CASES[case]
+    built = []
+    for attribute_head in ("map", "pooled"):
+        keras.utils.set_random_seed(0)
+        built.append(build_networks(
+            dataclasses.replace(arch, disc_attribute_head=attribute_head),
+            input_shape, 0).discriminator)
+    names = [[layer.name for layer in d.layers] for d in built]
+    assert names[0] == names[1]
+    assert not {"attribute_flatten", "attribute_logits"} & set(names[0])
+    assert [tuple(v.shape) for v in built[0].variables] == [
+        tuple(v.shape) for v in built[1].variables]
+    supervised = _shared(case, 3).discriminator
+    assert len(supervised.trainable_variables) == (
+        len(built[0].trainable_variables) + 2)  # the head's kernel and bias
+    x = _inputs(input_shape)
+    np.testing.assert_array_equal(built[0](x)["logits"], built[1](x)["logits"])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -414,6 +414,38 @@ def test_declared_terms_are_the_computed_ones():
             seed_lib.iteration_seed(0, 0)))
 
 
+def test_real_attribute_term_sums_the_attributes_by_default():
+    """D's attribute term weighs k (each attribute as much as one GAN
+    term) unless its weight is given."""
+    assert _objective("amr_class_mixer").term_weights["d"][
+        "real_attributes"] == NUM_ATTRIBUTES
+    assert _objective("amr_class_mixer", real_attributes_weight=1.0
+                      ).term_weights["d"]["real_attributes"] == 1.0
+    assert "real_attributes" not in _objective("amr_mixup").term_weights["d"]
+
+
+def test_class_warmup_switches_the_class_term_on_at_its_iteration():
+    """Before iteration `class_warmup` the class-consistency term counts 0
+    in the generator's total (and its logged total); from then on its weight."""
+    model = _objective("amr_class_mixer", class_warmup=2)
+    values = {name: tf.fill([BATCH], 0.5) for name in model.term_weights["g"]}
+    values["class_consistency"] = tf.fill([BATCH], 3.0)
+    weights = model.term_weights["g"]
+    rest = sum(0.5 * weight for name, weight in weights.items()
+               if weight is not objectives.WATCHED and name != "class_consistency")
+    totals = []
+    for iteration in (0, 1, 2, 5):
+        model.iterations.assign(iteration)
+        totals.append(float(model._total("g", values, BATCH)))
+    np.testing.assert_allclose(totals, [rest, rest] + [rest + 3.0] * 2,
+                               rtol=1e-6)
+    model.iterations.assign(0)
+    model._log("g", values)
+    assert float(model.trackers["g_total"].result()) == pytest.approx(rest)
+    assert float(model.trackers["g_class_consistency"].result()) == 3.0
+    assert _objective("amr_class_mixer").term_gate("g", "class_consistency") is None
+
+
 def test_gradient_penalty_matches_a_numpy_reference_per_example():
     """R1 on a tanh MLP critic: ½‖W1 ((1 − h²) ⊙ w2)‖² at each real input
     x, with h = tanh(W1ᵀx + b1); fakes in the same D call do not enter it."""

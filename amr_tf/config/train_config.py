@@ -77,6 +77,14 @@ class TrainConfig:
         0.0, "beta: mixing-consistency weight.", bounds=NON_NEGATIVE)
     cls_weight: float = setting(1.0, "Class-consistency weight (eq. 6).",
                                 bounds=NON_NEGATIVE)
+    real_attributes_weight: float | None = setting(
+        None, "Weight of D's attribute term on real images; default k, the "
+        "number of attributes (their cross-entropies summed, each as heavy "
+        "as one GAN term); 1 is their mean.", bounds=NON_NEGATIVE)
+    class_warmup: int = setting(
+        0, "Iterations at the start without the class-consistency term: D's "
+        "attribute head learns from real images before the class mixer "
+        "follows it.", bounds=NON_NEGATIVE)
     mask_sparsity_weight: float = setting(
         0.0, "Class mixer mask sparsity regulariser weight.",
         bounds=NON_NEGATIVE)

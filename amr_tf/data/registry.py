@@ -22,6 +22,8 @@ SPLITS = ("train", "test")
 MIN_IMAGE_SIZE = 8
 # Where `shapes` puts its sprites (`DataConfig.sprite_position`).
 SPRITE_POSITIONS = ("random", "centred")
+# How big `shapes` draws its sprites (`DataConfig.sprite_sizes`).
+SPRITE_SIZES = ("standard", "bold")
 
 # Dataset name -> the family module that implements it.
 _FAMILIES = {
@@ -75,6 +77,11 @@ class DataConfig:
         "random", "shapes: sprites at random places (the unsupervised demo) "
         "or centred, so channel masks can recombine their attributes "
         "(supervised runs).", choices=SPRITE_POSITIONS)
+    sprite_sizes: str = setting(
+        "standard", "shapes: standard radii (small 9-15 %, large 22-30 % of "
+        "the side) or bold (small 16-20 %, large 26-34 %: at 16 px every "
+        "sprite is at least 2.5 px in radius, so a decoder can draw its "
+        "shape; supervised runs).", choices=SPRITE_SIZES)
 
     def __post_init__(self):
         check(self)

@@ -6,7 +6,8 @@ each a fair coin flip, are:
 - `round`: a circle (1) or an axis-aligned square (0) of the same area.
 - `warm`: hue drawn from red/orange/yellow (1) or green/blue/purple (0);
   the hue varies continuously within each range.
-- `large`: radius drawn from a large (1) or a small (0) range.
+- `large`: radius drawn from a large (1) or a small (0) range; with
+  `sprite_sizes="bold"` both ranges are larger (see `RADII`).
 
 With `sprite_position="random"` (the default) the position is uniform over
 the places where the sprite fits inside the image. With `"centred"` every
@@ -36,9 +37,12 @@ _SPLIT_SALTS = {"train": 1_001, "test": 1_002}
 _WARM_HUES = (-0.03, 0.14)
 _COOL_HUES = (0.30, 0.80)
 _SATURATIONS = (0.7, 1.0)
-# Circle radii, as fractions of the image side; squares get the same area.
-_SMALL_RADII = (0.09, 0.15)
-_LARGE_RADII = (0.22, 0.30)
+# Circle radii (small, large), as fractions of the image side, for each
+# `DataConfig.sprite_sizes`; squares get the same area. "bold" keeps the
+# smallest circle at 2.56 px at 16 px, where its corners differ from a
+# square's by whole pixels.
+RADII = {"standard": ((0.09, 0.15), (0.22, 0.30)),
+         "bold": ((0.16, 0.20), (0.26, 0.34))}
 _SQUARE_HALF_SIDE_PER_RADIUS = math.sqrt(math.pi) / 2.0
 # Background: near-black, slightly blue, getting a little lighter downwards.
 _BACKGROUND_RGB = (0.6, 0.7, 1.0)
@@ -72,7 +76,8 @@ def load(config, split):
 
     def make_examples(draws):
         images, bits = render_shapes(
-            draws, size, centred=config.sprite_position == "centred")
+            draws, size, centred=config.sprite_position == "centred",
+            radii=RADII[config.sprite_sizes])
         labels = tf.reduce_sum(tf.cast(bits, tf.int32) * [1, 2, 4], axis=-1)
         return examples.example(
             examples.to_unit_range(images, max_value=1.0),
@@ -85,7 +90,7 @@ def load(config, split):
     )
 
 
-def render_shapes(draws, size, centred=False):
+def render_shapes(draws, size, centred=False, radii=RADII["standard"]):
     """Draws one sprite per row of uniform random draws.
 
     Args:
@@ -93,6 +98,8 @@ def render_shapes(draws, size, centred=False):
         size: Image side in pixels.
         centred: put every sprite at the image centre (its position draws
             unused) instead of a random place.
+        radii: ((low, high) small, (low, high) large) circle radii as
+            fractions of `size`, a value of `RADII`.
 
     Returns:
         images: float32 Tensor `[B, size, size, 3]`, RGB in [0, 1].
@@ -109,7 +116,8 @@ def render_shapes(draws, size, centred=False):
         tf.stack([hue, saturation, tf.ones_like(hue)], -1)
     )
 
-    radius = size * _lerp(_LARGE_RADII, _SMALL_RADII, is_large, draws[:, 5])
+    small, large = radii
+    radius = size * _lerp(large, small, is_large, draws[:, 5])
     half_side = radius * _SQUARE_HALF_SIDE_PER_RADIUS
     # Keep the sprite and its one-pixel soft edge inside the image.
     extent = tf.where(is_round, radius, half_side) + 1.0

@@ -20,11 +20,13 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from amr_tf import data as data_lib
 from amr_tf.core.errors import Argument
 from amr_tf.core.errors import ArgumentError
 from amr_tf.core.errors import UsageError
+from amr_tf.eval import degrade
 from amr_tf.eval import progress as progress_lib
 
 FEATURE_SIZE = 64
@@ -41,7 +43,11 @@ class ClassifierSettings:
         steps: Adam updates of `batch_size` training examples.
         batch_size: examples per update.
         learning_rate: Adam learning rate.
-        seed: weights and data order.
+        seed: weights, data order and augmentation draws.
+        augment: train on images blurred and noised at random
+            (`degrade.degrade`), so the classifier reads decoded images as
+            a person does; the judge of mixes (`mix_attributes`) sets it,
+            the FID features do not.
     """
 
     width: int = 32
@@ -49,6 +55,7 @@ class ClassifierSettings:
     batch_size: int = 64
     learning_rate: float = 1e-3
     seed: int = 0
+    augment: bool = False
 
 
 class FeatureClassifier:
@@ -177,6 +184,11 @@ def _fit(model, data_config, info, target, settings, progress):
         shuffle=True, seed=settings.seed, repeat=True,
         cache=not info.generated,
     ).map(to_pair)
+    if settings.augment:
+        batches = batches.enumerate().map(
+            lambda step, pair: (degrade.degrade(
+                pair[0], tf.stack([tf.cast(settings.seed, tf.int64), step])),
+                pair[1]))
     if target == "attributes":
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
     else:
@@ -189,6 +201,15 @@ def _fit(model, data_config, info, target, settings, progress):
     model.fit(batches, steps_per_epoch=settings.steps, epochs=1, verbose=0,
               shuffle=False,  # make_batches shuffles.
               callbacks=callbacks)
+
+
+def blurred_accuracies(classifier, images, attributes, sigma):
+    """(k,) float64: per attribute, the share of (N, H, W, C) images in
+    [-1, 1], blurred by a Gaussian of `sigma` px, whose judged attribute
+    equals `attributes` (N, k): how well a judge reads edges a decoder
+    softens."""
+    predicted = classifier.predict_attributes(degrade.blurred(images, sigma))
+    return np.mean(predicted == np.asarray(attributes), axis=0)
 
 
 def _test_accuracy(classifier, data_config, count=2000):

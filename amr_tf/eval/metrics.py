@@ -257,16 +257,35 @@ def _sprites(restored, settings):
     }
 
 
-def _mix_attributes(restored, settings):
-    classifier = classifier_lib.load_or_train(
+# Blur (px) of the real images the judge of mixes is checked on.
+JUDGE_CHECK_SIGMA = 1.0
+
+
+def judge(restored, settings):
+    """The judge of decoded mixes: the feature classifier trained on blurred
+    and noised images (`ClassifierSettings.augment`)."""
+    return classifier_lib.load_or_train(
         restored.config.data, restored.info, settings.classifier_dir,
-        settings.classifier)
+        dataclasses.replace(settings.classifier, augment=True),
+        progress=settings.progress)
+
+
+def _mix_attributes(restored, settings):
+    classifier = judge(restored, settings)
     examples = _held_out(restored, settings)
     model, inputs = restored.model, examples["inputs"]
     attributes = examples["attributes"]
     judged_copies = classifier.predict_attributes(
         interpolation.decode(model, interpolation.encode(model, inputs)))
+    names = restored.info.attribute_names
+    on_blurred = classifier_lib.blurred_accuracies(
+        classifier, inputs, attributes, JUDGE_CHECK_SIGMA)
+    on_copies = np.mean(judged_copies == attributes, axis=0)
     return {
+        **{f"judge_blurred_accuracy_{name}": float(value)
+           for name, value in zip(names, on_blurred)},
+        **{f"reconstruction_accuracy_{name}": float(value)
+           for name, value in zip(names, on_copies)},
         **mixes.cross_combinations(model, classifier, inputs, attributes,
                                    judged_copies, settings.seed),
         **mixes.differing_attributes(model, classifier, inputs, attributes,

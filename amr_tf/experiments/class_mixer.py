@@ -15,13 +15,18 @@ Each run is evaluated with the `mix_attributes` metric (`amr_tf.eval.mixes`):
 cross-combination accuracy on pairs with all attributes opposite,
 per-attribute accuracy where the parents differ (with 95 % intervals) and
 swap consistency, each beside copy-x1, copy-x2, chance and the ceiling (the
-feature classifier on reconstructions). Runs resume where they stopped and
-finished runs are only evaluated again.
+judge on reconstructions). The judge is the feature classifier trained on
+blurred and noised images (`metrics.judge`); its accuracy on held-out real
+images blurred by sigma = 1 px, its ceiling per attribute and sprite size,
+and D's own attribute accuracy on held-out real images are reported beside.
+Runs resume where they stopped and finished runs are only evaluated again.
 
 Figures under --output_dir, per variant (its seed 0):
 attribute_mixes_<variant>.png (opposite pairs decoded for every selector:
 Fig. 6 style) and class_mixer_masks_<variant>.png (the mask p per selector:
-Fig. 11 style).
+Fig. 11 style); for every run, class_mixer_curves.png (D's attribute
+accuracy on real images and on class mixes, the class term and the
+reconstruction loss over training).
 """
 
 import dataclasses
@@ -50,7 +55,12 @@ VARIANTS = {
               ("--class_mixer_input=paper", "--label_mix=convex")),
 }
 # --quick: 16 px images and fewer iterations than the config's.
-QUICK_FLAGS = ("--image_size=16", "--steps=1200", "--log_every=200")
+QUICK_FLAGS = ("--image_size=16", "--steps=2000", "--log_every=100")
+# The logged curves drawn in class_mixer_curves.png.
+CURVE_TAGS = ("attribute_accuracy_real", "attribute_accuracy_class_mix",
+              "g_class_consistency", "g_reconstruction")
+# The attribute whose value splits the ceiling by sprite size.
+SIZE_ATTRIBUTE = "large"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +92,7 @@ def run(options):
         for item in items:
             metrics = metrics_lib.evaluate(item.restored, ["mix_attributes"],
                                            settings)
+            metrics.update(attribute_readers(item.restored, settings))
             metrics["train_seconds"] = item.seconds
             summary.write_metrics(item.restored.config.model_dir, metrics)
             per_seed.append(metrics)
@@ -93,9 +104,39 @@ def run(options):
         save_masks(
             os.path.join(options.output_dir, f"class_mixer_masks_{name}.png"),
             restored, title=VARIANTS[name][0])
+    common.save_training_curves(
+        os.path.join(options.output_dir, "class_mixer_curves.png"), trained,
+        CURVE_TAGS)
     names = trained[0].restored.info.attribute_names
     common.write_outputs(options.output_dir, results,
                          results_table(results, names, settings))
+    return results
+
+
+def attribute_readers(restored, settings):
+    """How each attribute is read, on 2,000 held-out examples: D's attribute
+    head on real images (`d_real_accuracy_<name>`) and the judge on
+    reconstructions by sprite size (`reconstruction_accuracy_<name>_<size>`,
+    size "small" or "large")."""
+    examples = metrics_lib.first_examples(restored.config.data, "test",
+                                          settings.num_examples)
+    inputs, attributes = examples["inputs"], examples["attributes"]
+    model, names = restored.model, restored.info.attribute_names
+    logits = np.concatenate([
+        np.asarray(model.discriminator(inputs[start:start + 500],
+                                       training=False)["attribute_logits"])
+        for start in range(0, len(inputs), 500)])
+    results = {f"d_real_accuracy_{name}": float(value) for name, value in zip(
+        names, np.mean((logits > 0) == (attributes > 0.5), axis=0))}
+    if SIZE_ATTRIBUTE not in names:
+        return results
+    judged = metrics_lib.judge(restored, settings).predict_attributes(
+        interpolation.decode(model, interpolation.encode(model, inputs)))
+    is_large = attributes[:, names.index(SIZE_ATTRIBUTE)] > 0.5
+    for size, rows in (("small", ~is_large), ("large", is_large)):
+        right = np.mean(judged[rows] == attributes[rows], axis=0)
+        results.update({f"reconstruction_accuracy_{name}_{size}": float(value)
+                        for name, value in zip(names, right)})
     return results
 
 
@@ -116,12 +157,21 @@ def results_table(results, names, settings):
             rows.append([label, VARIANTS[variant][0], value] + [
                 summary.format_value(metrics[f"{key}_{baseline}"], 3)
                 for baseline in mixes.BASELINES])
+    per_attribute = [
+        ("judge on real images blurred by sigma = "
+         f"{metrics_lib.JUDGE_CHECK_SIGMA:g} px", "judge_blurred_accuracy_{}"),
+        ("D's attribute head on real images", "d_real_accuracy_{}"),
+        ("judge on reconstructions (ceiling)", "reconstruction_accuracy_{}"),
+        ("ceiling, small sprites", "reconstruction_accuracy_{}_small"),
+        ("ceiling, large sprites", "reconstruction_accuracy_{}_large")]
     for variant, metrics in results.items():
-        rows.append(["classifier on reconstructions (per attribute)",
-                     VARIANTS[variant][0],
-                     summary.format_value(
-                         metrics["reconstruction_attribute_accuracy"], 3),
-                     "", "", "", ""])
+        for label, key in per_attribute:
+            if key.format(names[0]) in metrics:
+                rows.append([f"{label}: " + ", ".join(names),
+                             VARIANTS[variant][0],
+                             " / ".join(summary.format_value(
+                                 metrics[key.format(name)], 3)
+                                 for name in names), "", "", "", ""])
         rows.append(["iterations / train s", VARIANTS[variant][0],
                      f"{summary.format_value(metrics['iterations'])} / "
                      f"{summary.format_value(metrics['train_seconds'], 3)}",

@@ -206,12 +206,13 @@ def save_interpolation_grid(path, items, pairs=4, steps=8, seed=0):
         title=f"{restored.info.name}: interpolations (α from 1 to 0)")
 
 
-def save_training_curves(path, trained):
-    """Draws every run's loss curves (`CURVE_TAGS`), a colour per
-    method; returns each run's `curves.plateau_change` of its
-    reconstruction loss, in the order of `trained`."""
-    runs = [curves_lib.read_scalars(item.restored.config.model_dir,
-                                    CURVE_TAGS) for item in trained]
+def save_training_curves(path, trained, tags=CURVE_TAGS):
+    """Draws every run's logged curves of `tags` (which hold
+    "g_reconstruction"), a colour per method; returns each run's
+    `curves.plateau_change` of its reconstruction loss, in the order of
+    `trained`."""
+    runs = [curves_lib.read_scalars(item.restored.config.model_dir, tags)
+            for item in trained]
     by_run_method = by_method(zip(trained, runs), lambda pair: pair[0].run.method)
     charts.save_training_curves(
         path, {method: [run for _, run in group]

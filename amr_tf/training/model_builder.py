@@ -55,7 +55,8 @@ def _build_model(config, info):
         model = objectives.AMR(
             *networks, mixer=mixer, class_mixer=class_mixer,
             consistency_weight=config.consistency_weight,
-            cls_weight=config.cls_weight,
+            cls_weight=config.cls_weight, class_warmup=config.class_warmup,
+            real_attributes_weight=config.real_attributes_weight,
             mask_sparsity_weight=config.mask_sparsity_weight,
             gradient_penalty=config.gradient_penalty, **common)
     elif config.objective == "arae":

@@ -54,12 +54,15 @@ def build_decoder(arch, input_shape):
 
 
 def build_discriminator(arch, input_shape, num_attributes):
-    """ACAI's critic trunk and pooled heads, spectrally normalised unless
-    `arch.disc_norm` is "none" (ACAI's own critic has no normalisation)."""
+    """ACAI's critic trunk, a pooled real/fake head and an attribute head
+    over the un-pooled map (`layers.discriminator_heads`); spectrally
+    normalised unless `arch.disc_norm` is "none" (ACAI's own critic has no
+    normalisation), the attribute head never."""
     conv_fn, dense_fn = blocks.discriminator_layers(arch)
     images = keras.Input(shape=input_shape, name="images")
     x = _features(images, arch, arch.discriminator_width,
                   arch.num_downsamplings(input_shape[0]), conv_fn)
     features = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
+    outputs = blocks.discriminator_heads(features, x, num_attributes, dense_fn,
+                                         arch.disc_attribute_head)
     return keras.Model(images, outputs, name="discriminator")

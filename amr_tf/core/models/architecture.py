@@ -12,6 +12,7 @@ from amr_tf.core.fields import setting
 FAMILIES = ("resnet", "acai", "mlp")
 DISC_NORMS = ("spectral", "none")
 DECODER_OUTPUTS = ("tanh", "linear")
+ATTRIBUTE_HEADS = ("map", "pooled")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,12 @@ class ArchitectureConfig:
         "tanh", "Activation of the image decoders' output: tanh (images in "
         "[-1, 1], the paper's) or linear (ACAI's).", choices=DECODER_OUTPUTS,
         structural=True)
+    disc_attribute_head: str = setting(
+        "map", "Discriminator's attribute head (supervised runs): map (a "
+        "plain dense layer over the whole final feature map, so it sees "
+        "where things are) or pooled (the authors': over the globally "
+        "averaged features, normalised like the real/fake head).",
+        choices=ATTRIBUTE_HEADS, structural=True)
     max_width: int = 512
 
     def __post_init__(self):

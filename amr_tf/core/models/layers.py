@@ -55,13 +55,27 @@ def to_float32(x, name):
     return layers.Activation("linear", dtype="float32", name=name)(x)
 
 
-def discriminator_heads(features, num_attributes, dense_fn=sn_dense):
-    """Real/fake and attribute logits from pooled discriminator features.
+def discriminator_heads(features, feature_map, num_attributes,
+                        dense_fn=sn_dense, attribute_head="map"):
+    """Real/fake logits from pooled features; attribute logits from the
+    un-pooled feature map (or, as the authors', from the pooled features).
+
+    With `attribute_head="map"` the attribute head is a plain dense layer
+    (no spectral norm, whatever `dense_fn`) over the flattened map, so it
+    sees where things are: a circle and a square of one area and colour
+    have almost the same pooled features. With "pooled" it is `dense_fn`
+    over `features`. It is built only when k > 0, so a discriminator
+    without attributes has no layer more than the real/fake head.
 
     Args:
         features: (B, F) pooled features.
+        feature_map: (B, ..., F') the features before pooling (the same
+            tensor as `features` where nothing is pooled).
         num_attributes: k, the number of binary attributes (0 for none).
-        dense_fn: `sn_dense`, or `dense` for a critic without spectral norm.
+        dense_fn: `sn_dense`, or `dense` for a critic without spectral norm;
+            the real/fake head's layer.
+        attribute_head: "map" or "pooled" (`ArchitectureConfig`'s
+            `disc_attribute_head`).
 
     Returns:
         A dict with `"logits"` (B, 1) and, when k > 0,
@@ -69,10 +83,15 @@ def discriminator_heads(features, num_attributes, dense_fn=sn_dense):
     """
     features = to_float32(features, "features_float32")
     outputs = {"logits": dense_fn(1, name="logits", dtype="float32")(features)}
-    if num_attributes:
+    if num_attributes and attribute_head == "pooled":
         outputs["attribute_logits"] = dense_fn(
             num_attributes, name="attribute_logits", dtype="float32"
         )(features)
+    elif num_attributes:
+        flat = layers.Flatten(name="attribute_flatten")(feature_map)
+        outputs["attribute_logits"] = dense(
+            num_attributes, name="attribute_logits", dtype="float32"
+        )(to_float32(flat, "attribute_features_float32"))
     return outputs
 
 

@@ -31,10 +31,11 @@ def build_decoder(arch, input_shape):
 
 def build_discriminator(arch, input_shape, num_attributes):
     """MLP with real/fake and attribute heads, spectrally normalised unless
-    `arch.disc_norm` is "none"."""
+    `arch.disc_norm` is "none" (the attribute head never)."""
     _, dense_fn = blocks.discriminator_layers(arch)
     points = keras.Input(shape=input_shape, name="images")
     features = _hidden(points, arch, arch.discriminator_width, dense_fn,
                        "hidden")
-    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
+    outputs = blocks.discriminator_heads(features, features, num_attributes,
+                                         dense_fn, arch.disc_attribute_head)
     return keras.Model(points, outputs, name="discriminator")

@@ -72,7 +72,7 @@ def build_decoder(arch, input_shape):
 def build_discriminator(arch, input_shape, num_attributes):
     """SNGAN-style residual discriminator.
 
-    Every convolution and dense layer is wrapped in
+    Every convolution and the real/fake dense layer are wrapped in
     `keras.layers.SpectralNormalization` (unless `arch.disc_norm` is
     "none"). Downsamples to 4x4, then ReLU,
     global average pooling (a mean of a linear map, so ACAI's critic is the
@@ -88,5 +88,6 @@ def build_discriminator(arch, input_shape, num_attributes):
                    conv_fn, f"down{scale}")
     x = layers.ReLU(name="head_relu")(x)
     features = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = blocks.discriminator_heads(features, num_attributes, dense_fn)
+    outputs = blocks.discriminator_heads(features, x, num_attributes, dense_fn,
+                                         arch.disc_attribute_head)
     return keras.Model(images, outputs, name="discriminator")

@@ -29,6 +29,7 @@ class AMR(AdversarialAutoencoder):
 
         + l_GAN(D(g(h~_mix)), real)                       "fool_d_class_mix"
         + cls_weight * BCE(D_cls(g(h~_mix)), y~_mix)      "class_consistency"
+                                          (weight 0 before iteration class_warmup)
         + consistency_weight * ||h~_mix - f(g(h~_mix))||  "class_mix_consistency"
         + mask_sparsity_weight * (sum(m) - C/2)^2         "mask_sparsity" (if > 0)
 
@@ -38,10 +39,12 @@ class AMR(AdversarialAutoencoder):
         + l_GAN(D(g(f(x))), fake)                         "fake_reconstruction"
         + l_GAN(D(g(h_mix)), fake)                        "fake_mix"
         + l_GAN(D(g(h~_mix)), fake)                       "fake_class_mix"
-        + BCE(D_cls(x), y)                                "real_attributes"
+        + w_a * BCE(D_cls(x), y)                          "real_attributes"
         + gradient_penalty * ½‖∇ₓ D(x)‖²                  "gradient_penalty" (if > 0)
 
-    with generated inputs held constant. The R1 gradient penalty on real
+    with generated inputs held constant. BCE is the mean over the k
+    attributes, so the default weight w_a = k makes D's attribute term their
+    sum: each attribute weighs as much as one GAN term. The R1 gradient penalty on real
     inputs (Mescheder et al., 2018) is an extension beyond the paper, for a
     critic without spectral norm (docs/METHOD.md §4). With a class mixer, D_cls's accuracy
     is watched (logged, not minimised) on real images against y
@@ -54,6 +57,10 @@ class AMR(AdversarialAutoencoder):
         class_mixer: a `mixers.ClassMixer`, or None.
         consistency_weight: beta.
         cls_weight: weight of the class-consistency term.
+        real_attributes_weight: w_a, or None for k.
+        class_warmup: iterations at the start during which the
+            class-consistency term is off (still logged), so D's attribute
+            head learns from real images before the class mixer follows it.
         mask_sparsity_weight: weight of the class mixer's sparsity term.
         gradient_penalty: weight of D's R1 gradient penalty (0: none).
         **kwargs: see `AdversarialAutoencoder`.
@@ -61,6 +68,7 @@ class AMR(AdversarialAutoencoder):
 
     def __init__(self, encoder, decoder, discriminator, *, mixer=None,
                  class_mixer=None, consistency_weight=0.0, cls_weight=1.0,
+                 class_warmup=0, real_attributes_weight=None,
                  mask_sparsity_weight=0.0, gradient_penalty=0.0, **kwargs):
         super().__init__(encoder, decoder, discriminator, **kwargs)
         if class_mixer is not None and mixer is None:
@@ -69,9 +77,17 @@ class AMR(AdversarialAutoencoder):
         self.class_mixer = class_mixer
         self.consistency_weight = consistency_weight
         self.cls_weight = cls_weight
+        self.class_warmup = class_warmup
+        self.real_attributes_weight = real_attributes_weight
         self.mask_sparsity_weight = mask_sparsity_weight
         self.gradient_penalty = gradient_penalty
         self.create_trackers()
+
+    @property
+    def num_attributes(self):
+        """k, the outputs of D's attribute head (0 without one)."""
+        logits = self.discriminator.output.get("attribute_logits")
+        return 0 if logits is None else logits.shape[-1]
 
     @property
     def mixers(self):
@@ -100,11 +116,18 @@ class AMR(AdversarialAutoencoder):
             terms["fake_mix"] = 1.0
         if self.class_mixer is not None:
             terms["fake_class_mix"] = 1.0
-            terms["real_attributes"] = 1.0
+            terms["real_attributes"] = float(
+                self.num_attributes if self.real_attributes_weight is None
+                else self.real_attributes_weight)
             terms["attribute_accuracy_real"] = WATCHED
         if self.gradient_penalty:
             terms["gradient_penalty"] = self.gradient_penalty
         return terms
+
+    def term_gate(self, prefix, name):
+        if prefix != GENERATOR or name != "class_consistency" or not self.class_warmup:
+            return None
+        return tf.cast(self.iterations >= self.class_warmup, tf.float32)
 
     def _fool_d(self, logits):
         return losses.gan_loss(logits, target="real", kind=self.gan_loss,

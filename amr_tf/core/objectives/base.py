@@ -186,6 +186,17 @@ class AdversarialAutoencoder(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
+    def term_gate(self, prefix, name):
+        """A scalar (0 or 1) by which a term's weight is multiplied in this
+        iteration, or None for always on; subclasses switch terms on late."""
+        del prefix, name
+        return None
+
+    def _weight_now(self, prefix, name, weight):
+        """A minimised term's weight in this iteration (`term_gate` applied)."""
+        gate = self.term_gate(prefix, name)
+        return weight if gate is None else gate * weight
+
     # ------------------------------------------------------------------- step
     def _total(self, prefix, values, batch_size):
         weights = self.term_weights[prefix]
@@ -195,8 +206,8 @@ class AdversarialAutoencoder(keras.Model):
         total = 0.0
         for name, weight in weights.items():
             if weight is not WATCHED:
-                total += weight * _average_over_replicas(values[name],
-                                                         batch_size)
+                total += self._weight_now(prefix, name, weight) * (
+                    _average_over_replicas(values[name], batch_size))
         return total
 
     def _log(self, prefix, values):
@@ -205,7 +216,7 @@ class AdversarialAutoencoder(keras.Model):
             mean = tf.reduce_mean(values[name])
             self.trackers[tracker_name(prefix, name, weight)].update_state(mean)
             if weight is not WATCHED:
-                total += weight * mean
+                total += self._weight_now(prefix, name, weight) * mean
         self.trackers[f"{prefix}_total"].update_state(total)
 
     def _update(self, prefix, optimizer, variables, loss_fn, batch_size):
