@@ -4,6 +4,7 @@ Training flags passed as overrides shrink every run to a couple of
 iterations on 8 px images; evaluation settings shrink the held-out sets.
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -229,6 +230,18 @@ def test_acai_berthelot_runs_acai_in_its_authors_set_up_on_lines():
     assert (amr_setup.arch.disc_norm, amr_setup.arch.decoder_output,
             amr_setup.recon_weight, amr_setup.arch.latent_size) == (
                 "spectral", "tanh", 10.0, 4)
+
+
+def test_amr_beta50_adds_the_consistency_loss_of_the_papers_tsne_study():
+    """§5.3 compares AMR β = 0 (the image configs' own) with β = 50; the
+    rest of the run is the config's."""
+    beta0, beta50 = (flag_text.config_from_args(run.args)
+                     for run in common.method_runs(
+                         ["amr_mixup", "amr_mixup_beta50"],
+                         (common.config_flag("mnist5k"),), 1))
+    assert (beta0.consistency_weight, beta50.consistency_weight) == (0.0, 50.0)
+    assert beta0.mixer == beta50.mixer == "mixup"
+    assert beta0 == dataclasses.replace(beta50, consistency_weight=0.0)
 
 
 def test_sigterm_stops_the_experiment_after_the_run_it_stopped(tmp_path,

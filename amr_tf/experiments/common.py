@@ -52,6 +52,8 @@ FULL_FLAGS = {"shapes": ("--n_critic=5", "--learning_rate=2e-4",
 # optimiser); "acai_berthelot" adds the packaged `acai` config, ACAI's own
 # set-up (critic without spectral norm, linear decoder, λ = 1 squared error,
 # Adam 1e-4 (0.9, 0.999), one critic update per batch).
+# "amr_mixup_beta50" adds the mixing consistency loss at the paper's §5.3
+# β = 50 (the "amr_mixup" row takes the config's β: 0 in mnist, mnist5k, digits).
 # "amr_mixup_unconstrained" is an extension beyond the paper: AMR with a
 # critic without spectral norm (docs/METHOD.md §4); "amr_mixup_r1" adds the
 # R1 gradient penalty on real inputs, weight R1_WEIGHT (Mescheder et al.'s
@@ -63,6 +65,9 @@ METHODS = {
     "acai_berthelot": ("ACAI (Berthelot et al. set-up)",
                        (f"--flagfile={presets.path('acai')}",)),
     "amr_mixup": ("AMR (mixup)", ("--objective=amr", "--mixer=mixup")),
+    "amr_mixup_beta50": ("AMR (mixup), β = 50",
+                         ("--objective=amr", "--mixer=mixup",
+                          "--consistency_weight=50")),
     "amr_bernoulli": ("AMR (Bernoulli)",
                       ("--objective=amr", "--mixer=bernoulli")),
     "amr_mixup_unconstrained": (
