@@ -65,10 +65,11 @@ def decode_images(data, shape, name):
                .batch(tf.maximum(count, 1)))
     empty = tf.data.Dataset.from_tensors(tf.zeros([0, *shape], tf.float32))
     images = decoded.concatenate(empty).take(1).get_single_element()
-    tf.debugging.assert_equal(
+    check = tf.debugging.assert_equal(
         tf.shape(images, out_type=tf.int64)[0], count,
         message=f"{name}: a value is not a PNG or JPEG image, or is corrupt")
-    return images
+    with tf.control_dependencies([check]):  # Before the model sees them.
+        return tf.identity(images)
 
 
 def encode_png(images):
