@@ -361,3 +361,20 @@ def test_the_docs_b64_request_is_the_example_images_and_is_served(served):
     assert status == 200
     want = grpc_client.mix_files(examples[:1], examples[1:], 0.5)
     assert answer == {"predictions": [_b64(want[0])]}
+
+
+def test_the_docs_printf_body_is_the_example_request(served, tmp_path):
+    """SERVING.md's shell recipe for a b64 body, run on copies of the two
+    example files, writes docs/examples/mix_bytes_request.json's request."""
+    text = (ROOT / "docs" / "SERVING.md").read_text()
+    start = text.index("printf '{\"signature_name\": \"mix_bytes\"")
+    command = text[start:text.index("> request.json", start)] + "> request.json"
+    for name, source in (("a", "round_warm_large"), ("b", "square_cool_small")):
+        shutil.copy(ROOT / "docs" / "examples" / f"{source}.png",
+                    tmp_path / f"{name}.png")
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    body = json.loads((tmp_path / "request.json").read_text())
+    assert body == json.loads((ROOT / "docs" / "examples" /
+                               "mix_bytes_request.json").read_text())
+    status, answer = _post(served[0], body)
+    assert status == 200 and list(answer) == ["predictions"]
