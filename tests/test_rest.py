@@ -222,7 +222,7 @@ PREDICT = "/v1/models/amr:predict"
     ("POST", "/v1/models/amr/versions/5:predict", _mix_body(), 404,
      "Servable not found for request: Specific(amr, 5)"),
     ("POST", "/v1/models/amr/labels/stable:predict", _mix_body(), 400,
-     "version labels are not supported, use version"),
+     "Unrecognized servable version label: stable"),
     ("POST", PREDICT, _mix_body(images_a=_images(2)[0]), 400,
      "input images_a: expects shape (-1, 16, 16, 3) (-1: any), got (16, 16, 3)"),
     ("POST", PREDICT, _mix_body(images_a=_images(2, float("nan"))), 400,

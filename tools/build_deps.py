@@ -50,6 +50,8 @@ DISTRIBUTIONS = {
     "absl": "absl-py",
     "google": "protobuf",  # google.protobuf
     "grpc": "grpcio",
+    "grpc_health": "grpcio-health-checking",
+    "prometheus_client": "prometheus-client",
     "sklearn": "scikit-learn",
     "tensorflow_datasets": "tensorflow-datasets",
     "tensorflow_serving": "tensorflow-serving-api",
@@ -59,9 +61,11 @@ DISTRIBUTIONS = {
 LIBRARY_DATA = {
     "amr_tf/config/presets.py": ["amr_tf/config/flagfiles/*.cfg"],
     "amr_tf/explorer/app.py": ["amr_tf/explorer/static/*"],
+    "amr_tf/exporter/saved_model.py": ["amr_tf/exporter/batching_parameters.txt"],
 }
 # A test's Bazel size, the files it reads and its tags:
 TEST_ATTRIBUTES = {
+    "test_batching": dict(size="large", data=["export/batching_parameters.txt"]),
     "test_build": dict(data=["BUILD", "MODULE.bazel", "pyproject.toml",
                              LOCK_FILE, "amr_tf/**/*.py", "benchmarks/*.py",
                              "tests/*.py", "tools/*.py"]),

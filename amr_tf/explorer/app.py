@@ -32,8 +32,6 @@ message for a request it refused.
 """
 
 import base64
-import http.server
-import json
 import logging
 import os
 import pathlib
@@ -47,7 +45,9 @@ from amr_tf.tfserving import contract
 from amr_tf.tfserving.metadata import METADATA_ASSET
 from amr_tf.tfserving.metadata import read_metadata
 from amr_tf.tfserving.predict import PREDICT_METHOD_NAME
-from amr_tf.web.background import BackgroundHTTPServer
+from amr_tf.web import json_codec
+from amr_tf.web.server import WSGIServer
+from amr_tf.web.server import json_response
 
 _LOG = logging.getLogger(__name__)
 
@@ -191,8 +191,7 @@ class Explorer:
         return {"examples": examples}
 
     def upload(self, content_type, data, name):
-        """An uploaded image as `{"name", "image"}` (the server refuses one
-        over `MAX_IMAGE_BYTES` before reading it).
+        """An uploaded image as `{"name", "image"}`.
 
         Raises:
             ExplorerError: 400, not an image.
@@ -246,7 +245,7 @@ def _too_large(name, size, limit):
             f"{limit / 2**20:g} MiB")
 
 
-class ExplorerServer(BackgroundHTTPServer):
+class ExplorerServer(WSGIServer):
     """The page and its API on `host:port` (loopback by default), in a
     daemon thread; `port` 0 picks a free one (see `self.port`).
 
@@ -255,108 +254,73 @@ class ExplorerServer(BackgroundHTTPServer):
     """
 
     def __init__(self, explorer, host="127.0.0.1", port=8080):
-        super().__init__(lambda address: _ExplorerHTTPServer(address, explorer),
-                         host, port)
+        self.explorer = explorer
+        super().__init__(self._app, host, port,
+                         max_body_bytes=MAX_REQUEST_BYTES,
+                         too_large=_request_too_large)
 
     @property
     def url(self):
         return f"http://{self.address}/"
 
-
-class _ExplorerHTTPServer(http.server.ThreadingHTTPServer):
-    """A thread per connection, answered by `explorer`."""
-
-    daemon_threads = True
-
-    def __init__(self, address, explorer):
-        self.explorer = explorer
-        super().__init__(address, _Handler)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """GETs the page files and API answers, POSTs uploads and predictions."""
-
-    def do_GET(self):  # pylint: disable=invalid-name
-        explorer = self.server.explorer
-        path = urllib.parse.urlsplit(self.path).path
-        if path in STATIC_FILES:
+    def _app(self, environ, start_response):
+        """GETs the page files and API answers, POSTs uploads and
+        predictions."""
+        method = environ["REQUEST_METHOD"]
+        path = environ["PATH_INFO"]
+        if method in ("GET", "HEAD") and path in STATIC_FILES:
             file_name, content_type = STATIC_FILES[path]
-            self._reply(200, (STATIC_DIR / file_name).read_bytes(),
-                        content_type)
-            return
-        routes = {"/api/model": explorer.model,
-                  "/api/examples": explorer.examples}
-        self._answer(routes.get(path))
-
-    def do_POST(self):  # pylint: disable=invalid-name
-        explorer = self.server.explorer
-        url = urllib.parse.urlsplit(self.path)
-        if url.path == "/api/image":
-            name = urllib.parse.parse_qs(url.query).get("name", ["upload"])[0]
-            self._answer(lambda: explorer.upload(
-                self.headers.get("Content-Type", "").split(";")[0].strip(),
-                self._body(MAX_IMAGE_BYTES, name), name))
-        elif url.path == "/api/predict":
-            self._answer(lambda: explorer.predict(
-                _parse_json(self._body(MAX_REQUEST_BYTES, "the request"))))
-        else:
-            self._answer(None)
-
-    def _body(self, limit, name):
-        """The request body; 413 over `limit` bytes. A body refused is read
-        and dropped (so that a browser sees the answer) up to
-        `MAX_REQUEST_BYTES`; past that the connection closes unread."""
-        length = self.headers.get("Content-Length", "0").strip()
-        if not length.isdigit():
-            raise ExplorerError(411, "send the body with a Content-Length")
-        length = int(length)
-        if length > limit:
-            if length <= MAX_REQUEST_BYTES:
-                _drop(self.rfile, length)
-            else:
-                self.close_connection = True
-            raise ExplorerError(413, _too_large(name, length, limit))
-        return self.rfile.read(length)
-
-    def _answer(self, route):
-        """Replies with `route()` as JSON, or its `ExplorerError`."""
+            data = (STATIC_DIR / file_name).read_bytes()
+            start_response("200 OK", [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(data))), _NO_STORE])
+            return [data]
+        explorer = self.explorer
+        body = environ["wsgi.input"].read()
+        routes = {
+            ("GET", "/api/model"): explorer.model,
+            ("GET", "/api/examples"): explorer.examples,
+            ("POST", "/api/image"): lambda: _upload(explorer, environ, body),
+            ("POST", "/api/predict"): lambda: explorer.predict(
+                _parse_json(body)),
+        }
+        route = routes.get((method, path))
         if route is None:
-            status, document = 404, {"error": f"no page {self.path}"}
+            status, document = 404, {
+                "error": f"no page {environ['REQUEST_URI']}"}
         else:
             try:
                 status, document = 200, route()
             except ExplorerError as error:
                 status, document = error.status, {"error": str(error)}
             except Exception as error:  # pylint: disable=broad-except
-                _LOG.exception("explorer %s %s failed", self.command,
-                                  self.path)
+                _LOG.exception("explorer %s %s failed", method, path)
                 status, document = 500, {
                     "error": f"{type(error).__name__}: {error}"}
-        self._reply(status, json.dumps(document).encode(), "application/json")
-
-    def _reply(self, status, data, content_type):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        _LOG.debug("explorer %s: " + format, self.address_string(), *args)
+        return json_response(start_response, status, document, [_NO_STORE])
 
 
-def _drop(stream, length):
-    """Reads and forgets `length` bytes of `stream` (fewer at its end)."""
-    while length > 0:
-        chunk = stream.read(min(length, 2**20))
-        if not chunk:
-            return
-        length -= len(chunk)
+_NO_STORE = ("Cache-Control", "no-store")
+
+
+def _upload(explorer, environ, body):
+    """`Explorer.upload` of a POST /api/image?name=... body; 413 over
+    `MAX_IMAGE_BYTES`."""
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    name = query.get("name", ["upload"])[0]
+    if len(body) > MAX_IMAGE_BYTES:
+        raise ExplorerError(413, _too_large(name, len(body), MAX_IMAGE_BYTES))
+    content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip()
+    return explorer.upload(content_type, body, name)
+
+
+def _request_too_large(size, limit):
+    """The web server's refusal of a body over `MAX_REQUEST_BYTES`."""
+    return 413, _too_large("the request", size, limit)
 
 
 def _parse_json(body):
     try:
-        return json.loads(body)
+        return json_codec.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ExplorerError(400, "the request body is not JSON") from None

@@ -12,6 +12,7 @@ place. TF Serving loads only folders with integer names, so a crash or a
 failed check at any point leaves nothing it would try to serve.
 """
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -23,11 +24,18 @@ from amr_tf.core.errors import UsageError
 from amr_tf.core.errors import WriteError
 from amr_tf.core.errors import write_failure_reason
 from amr_tf.exporter.signatures import ServingModule
+from amr_tf.tfserving import batching_parameters
 from amr_tf.tfserving import warmup
 from amr_tf.tfserving.bundle import read_signature_defs
 from amr_tf.tfserving.metadata import METADATA_ASSET
 from amr_tf.tfserving.metadata import METADATA_FORMAT
 from amr_tf.tfserving.version_folders import version_path
+
+# The in-graph batcher's settings of every export (TF Serving's text format;
+# export/batching_parameters.txt links here).
+BATCHING_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "batching_parameters.txt")
+DEFAULT_BATCHING = batching_parameters.read(BATCHING_FILE)
 
 
 def model_metadata(module, config, info, version, training_step,
@@ -45,12 +53,14 @@ def model_metadata(module, config, info, version, training_step,
         "objective": config.objective,
         "mixer": module.mixer.name,
         "signatures": sorted(module.signatures()),
+        "batching": (dataclasses.asdict(module.batching)
+                     if module.batching else None),
         "flags": flag_text,
     }
 
 
 def export_saved_model(model, config, info, export_base, version=None,
-                       flag_text=""):
+                       flag_text="", batching=DEFAULT_BATCHING):
     """Exports `model`'s serving signatures as `<export_base>/<version>`.
 
     Args:
@@ -60,6 +70,8 @@ def export_saved_model(model, config, info, export_base, version=None,
         export_base: the model base path TF Serving watches.
         version: integer version; default the training step.
         flag_text: the run's flags, stored in the metadata.
+        batching: the in-graph batcher's `BatchingParameters` (default:
+            `BATCHING_FILE`), or None to run each request on its own.
 
     Returns:
         The path of the new version folder.
@@ -79,7 +91,7 @@ def export_saved_model(model, config, info, export_base, version=None,
     tf.io.gfile.makedirs(export_base)
     staging_path = os.path.join(export_base, f".{version}.staging-{uuid.uuid4().hex}")
     module = ServingModule(model, info.input_shape,
-                           config.arch.latent_shape(info.input_shape))
+                           config.arch.latent_shape(info.input_shape), batching)
     metadata = model_metadata(module, config, info, version,
                               model.completed_iterations(), flag_text)
     try:

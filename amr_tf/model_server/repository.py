@@ -13,17 +13,28 @@ Serving's default `AvailabilityPreservingPolicy`:
   session path (`SavedModelBundle`), then its warm-up requests are replayed;
   only then is it served.
 
-So a broken new version never replaces the one being served: it ends with
-its error in the model status, and the old version stays. As in TF Serving,
-a failed version is not retried while it stays aspired; it is forgotten when
-it stops being aspired (a folder written again under a new number loads).
-States are TF Serving's `ModelVersionStatus` states (LOADING, AVAILABLE,
-UNLOADING, END), reported by `status()`.
+So a broken new version never replaces the one being served. As in TF
+Serving, a load that fails is tried again `max_load_retries` times,
+`load_retry_seconds` apart (TF Serving's --max_num_load_retries and
+--load_retry_interval_micros), then the version ends with its error in the
+model status and the old version stays; it is not tried again while it stays
+aspired, and is forgotten when it stops being aspired (a folder written
+again under a new number loads). States are TF Serving's
+`ModelVersionStatus` states (LOADING, AVAILABLE, UNLOADING, END), reported
+by `status()`.
+
+`version_labels` (a models.config's label -> version map) name versions
+for requests, with TF Serving's rule (server_core.cc): a label may point
+only at an AVAILABLE version, except that with
+`allow_labels_for_unavailable` a label not yet assigned (or assigned to the
+same version) may point at any version. `reload()` replaces the models and
+labels, as TF Serving's ReloadConfig.
 """
 
 import dataclasses
 import logging
 import threading
+import time
 
 import tensorflow as tf
 from google.protobuf import text_format
@@ -32,6 +43,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from amr_tf.model_server.batching import BatchingSession
 from amr_tf.tfserving.bundle import LoadError
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
@@ -61,14 +73,22 @@ class Servable:
     bundle: SavedModelBundle
 
 
+# TF Serving's defaults of --max_num_load_retries and
+# --load_retry_interval_micros (one minute).
+MAX_LOAD_RETRIES = 5
+LOAD_RETRY_SECONDS = 60.0
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSource:
-    """A model to serve: its name, base path and version policy."""
+    """A model to serve: its name, base path, version policy and version
+    labels (label -> version)."""
 
     name: str
     base_path: str
     version_policy: VersionPolicy = dataclasses.field(
         default_factory=VersionPolicy)
+    version_labels: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,13 +120,19 @@ def aspired_versions(policy, on_disk):
     return set(on_disk[-num_versions:])
 
 
+def sources_from_config(config):
+    """The `ModelSource`s of a `ModelServerConfig`."""
+    return [ModelSource(model.name, model.base_path, model.model_version_policy,
+                        dict(model.version_labels))
+            for model in config.model_config_list.config]
+
+
 def sources_from_config_file(path):
     """The `ModelSource`s of a TF Serving `models.config` text proto."""
     config = model_server_config_pb2.ModelServerConfig()
     with tf.io.gfile.GFile(path) as stream:
         text_format.Parse(stream.read(), config)
-    return [ModelSource(model.name, model.base_path, model.model_version_policy)
-            for model in config.model_config_list.config]
+    return sources_from_config(config)
 
 
 class ModelRepository:
@@ -115,26 +141,86 @@ class ModelRepository:
     Args:
         sources: the `ModelSource`s to serve.
         max_batch_size: largest batch of a request (warm-up included).
+        max_load_retries: loads tried again after a version fails to load
+            (0: none; amr-serve's flag defaults to TF Serving's 5).
+        load_retry_seconds: seconds between those tries.
+        allow_labels_for_unavailable: TF Serving's
+            --allow_version_labels_for_unavailable_models.
+        on_change: called (no arguments) after a version changes state.
+        batching: `BatchingParameters` of TF Serving's session-level
+            batching (`BatchingSession`) around each loaded version, or None.
 
     Raises:
-        ValueError: a model has no loadable version at start-up.
+        ValueError: a model has no loadable version at start-up, or a label
+            points at a version that is not available.
     """
 
-    def __init__(self, sources, max_batch_size=1024):
-        self._sources = {source.name: source for source in sources}
+    def __init__(self, sources, max_batch_size=1024, max_load_retries=0,
+                 load_retry_seconds=LOAD_RETRY_SECONDS,
+                 allow_labels_for_unavailable=False, on_change=None,
+                 batching=None):
         self._max_batch_size = max_batch_size
+        self._batching = batching
+        self._max_load_retries = max_load_retries
+        self._load_retry_seconds = load_retry_seconds
+        self._allow_labels_for_unavailable = allow_labels_for_unavailable
+        self._on_change = on_change or (lambda: None)
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
-        self._ready = {name: {} for name in self._sources}  # version -> Servable
-        self._statuses = {name: {} for name in self._sources}  # version -> VersionStatus
-        self._failed = {name: set() for name in self._sources}  # aspired, failed
-        self.poll()
+        self._sources = {}
+        self._labels = {}  # name -> {label: version}
+        self._ready = {}  # name -> {version: Servable}
+        self._statuses = {}  # name -> {version: VersionStatus}
+        self._failed = {}  # name -> versions aspired that failed
+        self.reload(sources)
         missing = sorted(name for name, ready in self._ready.items() if not ready)
         if missing:
             raise ValueError(
                 "no loadable version for model(s) "
                 + ", ".join(f"{name} under {self._sources[name].base_path}"
                             for name in missing))
+
+    def reload(self, sources):
+        """Serves `sources` instead of the models served now: new models
+        load, models left out unload, labels are replaced (checked against
+        the versions available before the new models load, as TF Serving
+        does). Returns once every model has converged.
+
+        Raises:
+            ValueError: a label points at a version that is not available
+                (nothing is changed then).
+        """
+        sources = {source.name: source for source in sources}
+        with self._poll_lock:
+            labels = self._checked_labels(sources)
+            for name in sorted(set(self._sources) - set(sources)):
+                for version in sorted(self._ready[name]):
+                    self._unload(name, version)
+                self._failed[name].clear()  # Tried afresh if it comes back.
+            with self._lock:
+                for name in sources:
+                    self._ready.setdefault(name, {})
+                    self._statuses.setdefault(name, {})
+                    self._failed.setdefault(name, set())
+                self._sources = sources
+                self._labels = labels
+            self._poll_locked()
+
+    def _checked_labels(self, sources):
+        """name -> {label: version} of `sources`, by TF Serving's rule."""
+        labels = {}
+        for name, source in sources.items():
+            for label, version in sorted(source.version_labels.items()):
+                assigned = self._labels.get(name, {}).get(label, version)
+                allowed = (self._allow_labels_for_unavailable
+                           and assigned == version)
+                if not allowed and version not in self._ready.get(name, {}):
+                    raise ValueError(
+                        f"Request to assign label to version {version} of "
+                        f"model {name}, which is not currently available for "
+                        "inference")
+                labels.setdefault(name, {})[label] = version
+        return labels
 
     @property
     def model_names(self):
@@ -150,13 +236,16 @@ class ModelRepository:
         Returns:
             The (name, version) pairs that became available, in order.
         """
-        changed = []
         with self._poll_lock:
-            for name, source in self._sources.items():
-                aspired = aspired_versions(source.version_policy,
-                                           list_versions(source.base_path))
-                changed += [(name, version)
-                            for version in self._converge(name, aspired)]
+            return self._poll_locked()
+
+    def _poll_locked(self):
+        changed = []
+        for name, source in self._sources.items():
+            aspired = aspired_versions(source.version_policy,
+                                       list_versions(source.base_path))
+            changed += [(name, version)
+                        for version in self._converge(name, aspired)]
         return changed
 
     def _converge(self, name, aspired):
@@ -185,20 +274,31 @@ class ModelRepository:
     def _set_status(self, name, status):
         with self._lock:
             self._statuses[name][status.version] = status
+        self._on_change()
 
     def _load(self, name, version):
         path = version_path(self._sources[name].base_path, version)
         self._set_status(name, VersionStatus(version, State.LOADING))
-        try:
-            bundle = load_version(path, self._max_batch_size)
-        except LoadError as error:
-            _LOG.error("model %s version %d failed to load, not served: %s",
-                          name, version, error)
-            self._set_status(name, VersionStatus(version, State.END, str(error)))
+        for retry in range(self._max_load_retries + 1):
+            if retry:
+                time.sleep(self._load_retry_seconds)
+            try:
+                bundle = load_version(path, self._max_batch_size)
+                break
+            except LoadError as error:
+                message = str(error)
+                _LOG.error("model %s version %d failed to load (try %d of %d): "
+                           "%s", name, version, retry + 1,
+                           self._max_load_retries + 1, message)
+        else:
+            self._set_status(name, VersionStatus(version, State.END, message))
             return False
+        if self._batching:
+            bundle = BatchingSession(bundle, self._batching)
         with self._lock:
             self._ready[name][version] = Servable(name, version, bundle)
             self._statuses[name][version] = VersionStatus(version, State.AVAILABLE)
+        self._on_change()
         _LOG.info("serving model %s version %d", name, version)
         return True
 
@@ -209,7 +309,25 @@ class ModelRepository:
         with self._lock:
             del self._ready[name][version]
             self._statuses[name][version] = VersionStatus(version, State.END)
+        self._on_change()
         _LOG.info("unloaded model %s version %d", name, version)
+
+    def serving(self, name):
+        """Whether model `name` is configured and has an available version."""
+        with self._lock:
+            return name in self._sources and bool(self._ready.get(name))
+
+    def label_version(self, name, label):
+        """The version `label` names for model `name`.
+
+        Raises:
+            ValueError: no such label, with TF Serving's message.
+        """
+        with self._lock:
+            version = self._labels.get(name, {}).get(label)
+        if version is None:
+            raise ValueError(f"Unrecognized servable version label: {label}")
+        return version
 
     def get(self, name, version=None):
         """The `Servable` for `name`: its newest available version, or

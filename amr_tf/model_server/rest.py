@@ -1,9 +1,10 @@
 """TF Serving's REST API (what it serves on port 8501) over a `ServingCore`.
 
-    GET  /v1/models/NAME[/versions/N]              model status
-    GET  /v1/models/NAME[/versions/N]/metadata     the SignatureDefMap
-    POST /v1/models/NAME[/versions/N]:predict      {"instances": ...} (rows)
-                                                   or {"inputs": ...} (columns)
+    GET  /v1/models/NAME[/versions/N|/labels/L]            model status
+    GET  /v1/models/NAME[/versions/N|/labels/L]/metadata   the SignatureDefMap
+    POST /v1/models/NAME[/versions/N|/labels/L]:predict    {"instances": ...}
+                                      (rows) or {"inputs": ...} (columns)
+    GET  /monitoring/prometheus/metrics    the server's Prometheus metrics
 
 Bodies, answers and messages are TF Serving's (its g3doc/api_rest.md and
 http_rest_api_handler.cc): a predict body becomes the `PredictRequest` TF
@@ -16,20 +17,19 @@ an output float is written as its float64 repr, so float32 -> JSON ->
 float32 is exact. A string input takes JSON strings or `{"b64": "<base64>"}`
 objects (binary data, such as encoded images); a string output whose key
 ends in `_bytes` is written as `{"b64": ...}`, another as a JSON string
-(TF Serving's json_tensor.cc). Unlike TF Serving: each connection closes
-after its answer, inputs must be float or string, `:classify` and
-`:regress` answer 501, and bodies over `MAX_BODY_BYTES` are refused unread.
+(TF Serving's json_tensor.cc). Served by `amr_tf.web.server` (waitress:
+bounded workers, keep-alive, idle connections closed after `idle_timeout`,
+chunked bodies dechunked), JSON by orjson (`amr_tf.web.json_codec`). Unlike
+TF Serving: inputs must be float or string, `:classify` and `:regress`
+answer 501, and bodies over `MAX_BODY_BYTES` are refused unread.
 """
 
 import base64
 import binascii
 import collections
-import http.server
 import json
 import logging
 import re
-import socket
-import threading
 import urllib.parse
 
 import grpc
@@ -42,11 +42,16 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 
+from amr_tf.model_server.metrics import METRICS_PATH
 from amr_tf.tfserving import contract
 from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
 from amr_tf.tfserving.predict import RequestError
 from amr_tf.tfserving.predict import invalid
-from amr_tf.web.background import BackgroundHTTPServer
+from amr_tf.web import json_codec
+from amr_tf.web.server import IDLE_TIMEOUT_SECONDS
+from amr_tf.web.server import WSGIServer
+from amr_tf.web.server import status_line
+from amr_tf.web.server import too_large_answer
 
 _LOG = logging.getLogger(__name__)
 
@@ -101,8 +106,9 @@ FLOAT_TYPES = {
 }
 
 
-class RestServer(BackgroundHTTPServer):
-    """TF Serving's REST API on `host:port`, answered by `core`.
+class RestServer(WSGIServer):
+    """TF Serving's REST API on `host:port`, answered by `core`, and the
+    Prometheus metrics of `metrics` at `METRICS_PATH`.
 
     Args:
         core: the `ServingCore` the gRPC services use too.
@@ -110,100 +116,47 @@ class RestServer(BackgroundHTTPServer):
         port: port to bind; 0 picks a free one (see `self.port`).
         max_workers: requests handled at once.
         max_body_bytes: largest request body read.
+        idle_timeout: seconds a connection may stay without activity.
+        metrics: the server's `ServingMetrics`; None: no metrics path.
 
     Raises:
         OSError: `host:port` cannot be bound.
     """
 
     def __init__(self, core, host="127.0.0.1", port=8501, max_workers=16,
-                 max_body_bytes=MAX_BODY_BYTES):
-        super().__init__(
-            lambda address: _HTTPServer(address, core, max_workers,
-                                        max_body_bytes), host, port)
-
-
-class _HTTPServer(http.server.ThreadingHTTPServer):
-    """A thread per connection; at most `max_workers` requests run at once."""
-
-    daemon_threads = True
-    request_queue_size = 128  # Connections waiting to be accepted.
-
-    def __init__(self, address, core, max_workers, max_body_bytes):
-        self.address_family = (socket.AF_INET6 if ":" in address[0]
-                               else socket.AF_INET)
+                 max_body_bytes=MAX_BODY_BYTES,
+                 idle_timeout=IDLE_TIMEOUT_SECONDS, metrics=None):
         self.core = core
-        self.workers = threading.BoundedSemaphore(max_workers)
-        self.max_body_bytes = max_body_bytes
-        super().__init__(address, _Handler)
+        self.metrics = metrics
+        super().__init__(self._app, host, port, threads=max_workers,
+                         idle_timeout=idle_timeout,
+                         max_body_bytes=max_body_bytes, too_large=_too_large)
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Answers every method; each response closes its connection."""
-
-    protocol_version = "HTTP/1.1"  # Chunked request bodies are allowed.
-
-    def _serve(self):
-        server = self.server
+    def _app(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        path = environ["REQUEST_URI"]  # As sent, query included.
+        if self.metrics and method == "GET" and path == METRICS_PATH:
+            return self.metrics.wsgi_app(environ, start_response)
         try:
-            body = self._body(server.max_body_bytes)
-            with server.workers:
-                status, text = answer(server.core, self.command, self.path, body)
-        except RequestError as error:
-            status, text = error_answer(error)
+            status, data = answer(self.core, method, path,
+                                  environ["wsgi.input"].read())
         except Exception as error:  # pylint: disable=broad-except
-            _LOG.exception("REST %s %s failed", self.command, self.path)
-            status, text = error_answer(RequestError(
+            _LOG.exception("REST %s %s failed", method, path)
+            status, data = error_answer(RequestError(
                 grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
-        self._reply(status, text)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
-
-    def _body(self, limit):
-        """The request body (Content-Length or chunked), up to `limit` bytes."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._chunked_body(limit)
-        length = self.headers.get("Content-Length", "0").strip()
-        if not length.isdigit():
-            raise invalid(f"malformed Content-Length: {length}")
-        _check_body_size(int(length), limit)
-        return self.rfile.read(int(length))
-
-    def _chunked_body(self, limit):
-        chunks, size = [], 0
-        while True:
-            line = self.rfile.readline(1024).split(b";")[0].strip()
-            try:
-                chunk_size = int(line, 16)
-            except ValueError:
-                raise invalid(f"malformed chunk size: {line!r}") from None
-            if not chunk_size:
-                break
-            size += chunk_size
-            _check_body_size(size, limit)
-            chunks.append(self.rfile.read(chunk_size))
-            self.rfile.readline(1024)  # The CRLF after the chunk.
-        while self.rfile.readline(1024).strip():  # Trailers.
-            pass
-        return b"".join(chunks)
-
-    def _reply(self, status, text):
-        data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        _LOG.debug("REST %s: " + format, self.address_string(), *args)
+        if self.metrics:
+            self.metrics.rest_requests.labels(str(status)).inc()
+        start_response(status_line(status), [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data)))])
+        return [data]
 
 
-def _check_body_size(size, limit):
-    if size > limit:
-        raise invalid(f"request body of {size} bytes is over this server's "
-                      f"limit of {limit} bytes")
+def _too_large(size, limit):
+    """A body over the limit is INVALID_ARGUMENT, as a batch over
+    --max_batch_size is (TF Serving itself has no body limit)."""
+    return (HTTP_STATUS[grpc.StatusCode.INVALID_ARGUMENT],
+            too_large_answer(size, limit)[1])
 
 
 def answer(core, method, path, body):
@@ -216,20 +169,21 @@ def answer(core, method, path, body):
         body: the request body, bytes.
 
     Returns:
-        `(HTTP status, JSON text)`.
+        `(HTTP status, UTF-8 JSON text)`.
     """
     if not API_PATH.fullmatch(path):  # TF Serving's HTTP server: no handler.
-        return 404, json.dumps({"error": f"Not Found: {method} {path}"})
+        return 404, json_codec.dumps({"error": f"Not Found: {method} {path}"})
     try:
         document = _route(core, method, path, body)
     except RequestError as error:
         return error_answer(error)
-    return 200, json.dumps(document, indent=1 if method == "GET" else None)
+    return 200, json_codec.dumps(document, indent=method == "GET")
 
 
 def error_answer(error):
-    """`(HTTP status, {"error": message} text)` of a `RequestError`."""
-    return HTTP_STATUS.get(error.code, 500), json.dumps({"error": str(error)})
+    """`(HTTP status, {"error": message} UTF-8 text)` of a `RequestError`."""
+    return HTTP_STATUS.get(error.code, 500), json_codec.dumps(
+        {"error": str(error)})
 
 
 def _route(core, method, path, body):
@@ -318,7 +272,7 @@ def _parse_json(body):
     if not body:
         raise invalid("JSON Parse error: The document is empty")
     try:
-        document = json.loads(body)
+        document = json_codec.loads(body)
     except json.JSONDecodeError as error:
         raise invalid(f"JSON Parse error: {error.msg} at offset: "
                       f"{error.pos}") from None

@@ -2,10 +2,16 @@
 transport: protos in, protos out, `RequestError` (a gRPC status code and a
 message) for a refused request.
 
-The gRPC servicers (`amr_tf.serving.server`) and the REST API
-(`amr_tf.model_server.rest`) are thin layers over one `ServingCore`, so both
-transports answer alike.
+The gRPC servicers (`amr_tf.model_server.server`) and the REST API
+(`amr_tf.model_server.rest`) are thin layers over a `ServingCore` each (one
+repository, a `transport` label for the metrics), so both transports answer
+alike. A `ModelSpec` names the newest version, a version, or a version label
+(TF Serving's `version_label`; GetModelStatus reports the version a label
+names, where TF Serving ignores the label).
 """
+
+import contextlib
+import time
 
 import grpc
 from tensorflow_serving.apis import get_model_metadata_pb2
@@ -16,29 +22,62 @@ from amr_tf.tfserving import predict as predict_lib
 from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
 from amr_tf.tfserving.predict import RequestError
 
-VERSION_LABELS_UNSUPPORTED = "version labels are not supported, use version"
-
 
 class ServingCore:
     """Answers requests from a `ModelRepository`.
 
     Args:
         repository: the served models.
+        metrics: the server's `ServingMetrics`, or None.
+        transport: the metrics' transport label ("grpc" or "rest").
     """
 
-    def __init__(self, repository):
+    def __init__(self, repository, metrics=None, transport="grpc"):
         self.repository = repository
+        self._metrics = metrics
+        self._transport = transport
+
+    @contextlib.contextmanager
+    def _observed(self, api, model_spec):
+        """Counts the request answered inside the block, and its latency."""
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            yield
+        except RequestError as error:
+            code = error.code
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            raise
+        finally:
+            if self._metrics:
+                self._metrics.observe(self._transport, api, model_spec, code,
+                                      time.perf_counter() - start)
+
+    def _version(self, model_spec):
+        """The version a `ModelSpec` names; None for the newest.
+
+        Raises:
+            RequestError: INVALID_ARGUMENT for an unknown version label.
+        """
+        choice = model_spec.WhichOneof("version_choice")
+        if choice == "version_label":
+            try:
+                return self.repository.label_version(
+                    model_spec.name, model_spec.version_label)
+            except ValueError as error:
+                raise predict_lib.invalid(str(error)) from None
+        return model_spec.version.value if choice == "version" else None
 
     def servable(self, model_spec):
         """The loaded version a `ModelSpec` names.
 
         Raises:
-            RequestError: NOT_FOUND, or INVALID_ARGUMENT for a version label.
+            RequestError: NOT_FOUND, or INVALID_ARGUMENT for an unknown
+                version label.
         """
-        if model_spec.WhichOneof("version_choice") == "version_label":
-            raise predict_lib.invalid(VERSION_LABELS_UNSUPPORTED)
-        version = (model_spec.version.value
-                   if model_spec.HasField("version") else None)
+        version = self._version(model_spec)
         try:
             return self.repository.get(model_spec.name, version)
         except KeyError as error:
@@ -46,15 +85,20 @@ class ServingCore:
 
     def predict(self, request):
         """A `PredictRequest` -> `PredictResponse`."""
-        servable = self.servable(request.model_spec)
-        signature_name, outputs = predict_lib.predict(
-            servable.bundle, request, self.repository.max_batch_size)
-        return predict_lib.predict_response(
-            served_spec(servable), signature_name, outputs)
+        with self._observed("predict", request.model_spec):
+            servable = self.servable(request.model_spec)
+            signature_name, outputs = predict_lib.predict(
+                servable.bundle, request, self.repository.max_batch_size)
+            return predict_lib.predict_response(
+                served_spec(servable), signature_name, outputs)
 
     def metadata(self, request):
         """A `GetModelMetadataRequest` -> `GetModelMetadataResponse` holding
         the served version's `SignatureDefMap`."""
+        with self._observed("metadata", request.model_spec):
+            return self._metadata(request)
+
+    def _metadata(self, request):
         servable = self.servable(request.model_spec)
         fields = set(request.metadata_field)
         if fields != {SIGNATURE_DEF_FIELD}:
@@ -71,12 +115,14 @@ class ServingCore:
 
     def model_status(self, request):
         """A `GetModelStatusRequest` -> `GetModelStatusResponse`."""
+        with self._observed("status", request.model_spec):
+            return self._model_status(request)
+
+    def _model_status(self, request):
         spec = request.model_spec
         if not spec.name:
             raise predict_lib.invalid("Missing model name in request.")
-        if spec.WhichOneof("version_choice") == "version_label":
-            raise predict_lib.invalid(VERSION_LABELS_UNSUPPORTED)
-        version = spec.version.value if spec.HasField("version") else None
+        version = self._version(spec)
         try:
             statuses = self.repository.status(spec.name, version)
         except KeyError as error:

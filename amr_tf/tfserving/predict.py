@@ -168,10 +168,13 @@ def graph_error_message(error):
     """The client-facing line of a `tf.errors.OpError` raised by a graph.
 
     Assertions in the exported graph name the input ("alpha: values must
-    lie between 0 and 1"); they reach here wrapped in TF's node report.
+    lie between 0 and 1"); they reach here wrapped in TF's node report,
+    and other errors (the batcher's "Task size N is larger than ...")
+    followed by the failing node ("[[{{node ...}}]]"), which is dropped.
     """
     found = re.search(r"assertion failed: \[([^\]]*)\]", error.message)
     if found:
         return found.group(1)
-    lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+    lines = [line.strip() for line in error.message.splitlines()
+             if line.strip() and not line.strip().startswith("[[")]
     return lines[-1] if lines else type(error).__name__
