@@ -9,7 +9,11 @@ e.g. a real TF Serving), sends `--requests` sequential `mix` requests per
 batch size through `ServingClient` (gRPC) and `RestClient` (REST, columnar
 JSON), and runs the same signature in process on a session-loaded
 `SavedModelBundle`, as TF Serving does. Prints p50/p99/mean milliseconds,
-images/s and each transport's overhead. A table, never a pass/fail.
+images/s and each transport's overhead. When the export has `mix_bytes`,
+the rows "gRPC bytes" and "REST bytes" send the same images as PNG files
+(`mix_files`: one `string_val` each over gRPC, `{"b64": ...}` over REST),
+and the table ends with REST bytes' p50 against gRPC with float tensors (the
+issue's target: at most 2x at batch 16). A table, never a pass/fail.
 
     python benchmarks/serving_latency.py --export_base=... --clients=16 --requests=200
 
@@ -50,11 +54,14 @@ import threading
 import time
 
 import numpy as np
+import tensorflow as tf
 from absl import app
 from absl import flags
 
 from amr_tf.client import clients as client_lib
 from amr_tf.exporter import saved_model
+from amr_tf.figures import drawing
+from amr_tf.tfserving import contract
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.version_folders import list_versions
 from amr_tf.tfserving.version_folders import version_path
@@ -136,6 +143,12 @@ def _concurrent_table(address, process, shape, rng):
           f"{np.percentile(times, 50):8.2f} {np.percentile(times, 99):8.2f} "
           f"{len(calls) / seconds:7.0f} {errors:>6} {rss_before:>10} "
           f"{_rss_text(process):>10}")
+
+
+def _png_files(images):
+    """(N, H, W, C) images in [-1, 1] as N PNG files (bytes)."""
+    return [tf.io.encode_png(drawing.to_uint8(image)[..., :image.shape[-1]])
+            .numpy() for image in images]
 
 
 def _proc_status(pid):
@@ -303,9 +316,11 @@ def _batching_table(restored, shape, rng):
 
 def _sequential_table(clients, bundle, shape, rng):
     """Times sequential requests per batch size, each transport against the
-    in-process session run."""
+    in-process session run, and with `mix_bytes` each transport sending
+    PNG files."""
     print(f"{'batch':>5} {'path':>10} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'mean ms':>8} {'images/s':>9}")
+    encoded = contract.MIX_BYTES in bundle.signature_defs
     for batch_size in map(int, FLAGS.batch_sizes):
         images_a, images_b = rng.uniform(
             -1, 1, (2, batch_size, *shape)).astype(np.float32)
@@ -316,6 +331,12 @@ def _sequential_table(clients, bundle, shape, rng):
         paths.update({name: (lambda client=client, a=images_a, b=images_b,
                              alpha=alpha: client.mix(a, b, alpha))
                       for name, client in clients.items()})
+        if encoded:
+            files_a, files_b = _png_files(images_a), _png_files(images_b)
+            paths.update({f"{name} bytes": (
+                lambda client=client, a=files_a, b=files_b, alpha=alpha:
+                client.mix_files(a, b, alpha))
+                for name, client in clients.items()})
         medians = {}
         for name, call in paths.items():
             times = _timings_ms(call, FLAGS.requests)
@@ -323,10 +344,15 @@ def _sequential_table(clients, bundle, shape, rng):
             print(f"{batch_size:>5} {name:>10} {medians[name]:8.2f} "
                   f"{np.percentile(times, 99):8.2f} {times.mean():8.2f} "
                   f"{batch_size * 1e3 / times.mean():9.0f}")
-        for name in clients:
-            print(f"{batch_size:>5} {name + '/in-process p50':>29}: "
-                  f"{medians[name] / medians['in-process']:.2f}x "
-                  f"(+{medians[name] - medians['in-process']:.2f} ms)")
+        for name in paths:
+            if name != "in-process":
+                print(f"{batch_size:>5} {name + '/in-process p50':>29}: "
+                      f"{medians[name] / medians['in-process']:.2f}x "
+                      f"(+{medians[name] - medians['in-process']:.2f} ms)")
+        if "REST bytes" in medians:
+            print(f"{batch_size:>5} {'REST bytes/gRPC p50':>29}: "
+                  f"{medians['REST bytes'] / medians['gRPC']:.2f}x "
+                  "(target: at most 2x at batch 16)")
 
 
 def main(argv):

@@ -18,6 +18,7 @@ from amr_tf.exporter import signatures as signatures_lib
 from amr_tf.model_server import batching as batching_lib
 from amr_tf.model_server import server as server_lib
 from amr_tf.tfserving import batching_parameters
+from amr_tf.tfserving import contract
 from amr_tf.tfserving.batching_parameters import BatchingParameters
 from amr_tf.tfserving.bundle import SavedModelBundle
 from amr_tf.tfserving.predict import graph_error_message
@@ -304,9 +305,38 @@ def test_checked_rows_alone_fill_a_batch(exports):
     batchers = {node.attr["shared_name"].s.decode(): node.attr["max_batch_size"].i
                 for function in graph.library.function
                 for node in function.node_def if node.op == "BatchFunction"}
-    assert batchers == {f"{name}/batch/": 6 for name in (
+    floats = {f"{name}/batch/" for name in (
         "encode", "decode", "reconstruct", "mix", "mix_latents",
         "mix_bernoulli", "mix_attributes")}
+    # A bytes signature batches in its own batcher, not its float twin's.
+    encoded = {f"{name}/{contract.ENCODED_SIGNATURES[name]}/batch/"
+               for name in contract.ENCODED_SIGNATURES}
+    assert batchers == {name: 6 for name in floats | encoded}
+
+
+def test_a_corrupt_image_fails_alone_among_batched_bytes_requests(exports):
+    """Six good `mix_bytes` requests fill the 6-row batch (run only when
+    full) while a corrupt one is refused before the batcher, naming its
+    input; the good answers are the float signature's on the decoded PNGs."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (6, 2, *IMAGE_SHAPE), dtype=np.uint8)
+    alphas = rng.uniform(size=(7, 1)).astype(np.float32)
+    requests = [{"images_a_bytes": np.array([tf.io.encode_png(a).numpy()], object),
+                 "images_b_bytes": np.array([tf.io.encode_png(b).numpy()], object),
+                 "alpha": alpha} for (a, b), alpha in zip(pixels, alphas)]
+    requests.append({**requests[0], "images_b_bytes": np.array([b"not a png"], object),
+                     "alpha": alphas[6]})
+    answers = _concurrently(lambda inputs: exports.slow.run(
+        contract.MIX_BYTES, inputs, ["images_bytes"]), requests)
+    for (a, b), alpha, answer in zip(pixels, alphas, answers[:6]):
+        floats = {"images_a": a[None] / 127.5 - 1, "images_b": b[None] / 127.5 - 1,
+                  "alpha": alpha}
+        expected = exports.alone.run("mix", {key: np.float32(value) for key, value
+                                             in floats.items()}, ["images"])["images"]
+        decoded = tf.io.decode_png(answer["images_bytes"][0]).numpy()
+        np.testing.assert_allclose(decoded / 127.5 - 1, expected[0], atol=0.5 / 127.5 + 1e-6)
+    assert isinstance(answers[6], tf.errors.InvalidArgumentError)
+    assert graph_error_message(answers[6]).startswith("images_b_bytes: ")
 
 
 def test_a_request_over_the_batchers_limit_is_refused_alone(exports):

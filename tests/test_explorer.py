@@ -3,6 +3,7 @@ driver) against the tiny export behind the stand-in's REST API: the page
 draws what the REST API answers, uploads work, a stopped model server shows
 its message; and the explorer's API errors over plain HTTP."""
 
+import base64
 import http.client
 import json
 import os
@@ -334,3 +335,37 @@ def test_api_forwards_predictions_and_the_model_servers_refusals(
     assert set(json.loads(text)["outputs"]) == set(
         contract.SIGNATURES[contract.MIX].outputs)
     assert api_error(explorer, "GET", "/nothing") == (404, "no page /nothing")
+
+
+def test_views_send_image_files_by_default_and_floats_when_told(
+        explorer, model_server, export_base):
+    """By default the mix and attribute views call the `_bytes` signatures
+    and each gallery image carries its file; `send="tensors"` keeps the
+    float signatures. The explorer forwards a b64 request and its PNG
+    answer."""
+    status, _, text = request(explorer, "GET", "/api/model")
+    views = {view: signature["name"]
+             for view, signature in json.loads(text)["signatures"].items()}
+    assert views == {"mix": contract.MIX_BYTES,
+                     "channels": contract.MIX_BERNOULLI,
+                     "attributes": contract.MIX_ATTRIBUTES_BYTES}
+    examples = json.loads(request(explorer, "GET", "/api/examples")[2])
+    files = [base64.b64decode(entry["data"]) for entry in examples["examples"]]
+    assert files == [(EXAMPLES / name).read_bytes() for name in EXAMPLE_NAMES]
+    keys = contract.SIGNATURES[contract.MIX_BYTES].inputs
+    status, _, text = request(explorer, "POST", "/api/predict", json.dumps({
+        "signature_name": contract.MIX_BYTES, "inputs": dict(zip(keys, (
+            [{"b64": examples["examples"][0]["data"]}],
+            [{"b64": examples["examples"][1]["data"]}], [0.5])))}))
+    assert status == 200
+    [png] = json.loads(text)["outputs"]["images_bytes"]
+    rest_client = client_lib.RestClient(model_server.rest.address, "amr")
+    assert base64.b64decode(png["b64"]) == rest_client.mix_files(
+        files[:1], files[1:], 0.5)[0]
+    tensors = explorer_lib.Explorer(model_server.rest.address, "amr",
+                                    str(EXAMPLES), str(export_base),
+                                    send="tensors")
+    assert {view: signature["name"] for view, signature in
+            tensors.model()["signatures"].items()} == {
+        "mix": contract.MIX, "channels": contract.MIX_BERNOULLI,
+        "attributes": contract.MIX_ATTRIBUTES}

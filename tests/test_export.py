@@ -47,7 +47,14 @@ SIGNATURE_KEYS = {
     "mix_latents": ({"latents_a", "latents_b", "alpha"}, {"images", "latents"}),
     "mix_bernoulli": ({"images_a", "images_b", "mask"}, {"images"}),
     "mix_attributes": ({"images_a", "images_b", "selector"}, {"images", "mask"}),
+    "reconstruct_bytes": ({"images_bytes"}, {"images_bytes"}),
+    "mix_bytes": ({"images_a_bytes", "images_b_bytes", "alpha"},
+                  {"images_bytes"}),
+    "mix_attributes_bytes": ({"images_a_bytes", "images_b_bytes", "selector"},
+                             {"images_bytes", "mask"}),
 }
+CLASS_MIXER_SIGNATURES = {"mix_attributes", "mix_attributes_bytes"}
+ENCODED_SIGNATURES = {"reconstruct_bytes", "mix_bytes", "mix_attributes_bytes"}
 
 
 def _requests(batch=3, seed=0):
@@ -123,10 +130,13 @@ def test_training_exports_every_signature_with_its_keys(tiny_run):
         specs = function.structured_input_signature[1]
         assert set(specs) == inputs, name
         assert set(function.structured_outputs) == outputs, name
+        # Encoded images are strings (N,), everything else float32.
         for key, spec in specs.items():
-            assert spec.dtype == tf.float32 and spec.shape[0] is None, (name, key)
+            dtype = tf.string if contract.is_bytes_key(key) else tf.float32
+            assert spec.dtype == dtype and spec.shape[0] is None, (name, key)
         for key, spec in function.structured_outputs.items():
-            assert spec.dtype == tf.float32, (name, key)
+            dtype = tf.string if contract.is_bytes_key(key) else tf.float32
+            assert spec.dtype == dtype, (name, key)
     mix_inputs = loaded.signatures["mix"].structured_input_signature[1]
     assert mix_inputs["images_a"].shape.as_list() == [None, *IMAGE_SHAPE]
     assert mix_inputs["alpha"].shape.as_list() == [None]
@@ -186,13 +196,45 @@ def test_signatures_reproduce_keras_in_a_process_without_amr_tf(tiny_run, tmp_pa
 
 def _random_inputs(signature_def, batch, rng):
     """Valid random inputs of a `SignatureDef`: unit-interval inputs in
-    [0, 1], the others in [-1, 1]."""
+    [0, 1], string inputs random PNGs of 20 x 24 px, the others in
+    [-1, 1]."""
     inputs = {}
     for key, info in signature_def.inputs.items():
+        if info.dtype == tf.string.as_datatype_enum:
+            inputs[key] = _pngs(rng.integers(0, 256, (batch, 20, 24, 3),
+                                             np.uint8))
+            continue
         shape = [batch, *(dim.size for dim in info.tensor_shape.dim[1:])]
         low = 0.0 if key in contract.UNIT_INTERVAL_INPUTS else -1.0
         inputs[key] = rng.uniform(low, 1.0, shape).astype(np.float32)
     return inputs
+
+
+def _pngs(pixels):
+    """(N, H, W, C) uint8 as an object array (N,) of PNG files."""
+    files = np.empty(len(pixels), object)
+    files[:] = [tf.io.encode_png(image).numpy() for image in pixels]
+    return files
+
+
+def _assert_same_outputs(actual, expected, name):
+    """Float outputs within 1e-5; PNG outputs decoded within one level."""
+    for key, value in expected.items():
+        if contract.is_bytes_key(key):
+            assert actual[key].dtype == object, (name, key)
+            np.testing.assert_allclose(
+                _unpng(actual[key]), _unpng(value), atol=1, rtol=0,
+                err_msg=f"{name}/{key}")
+        else:
+            assert actual[key].dtype == np.float32, (name, key)
+            np.testing.assert_allclose(actual[key], value, atol=1e-5,
+                                       err_msg=f"{name}/{key}")
+
+
+def _unpng(files):
+    """PNG files (N,) as int (N, H, W, C)."""
+    return np.stack([tf.io.decode_png(data).numpy() for data in files]
+                    ).astype(int)
 
 
 def _predict_signatures(signature_defs):
@@ -214,10 +256,8 @@ def _assert_session_equals_object_graph(export_path):
         session_outputs = bundle.run(name, inputs, list(signature_def.outputs))
         eager_outputs = loaded.signatures[name](**inputs)
         assert set(session_outputs) == set(eager_outputs), name
-        for key, value in session_outputs.items():
-            assert value.dtype == np.float32, (name, key)
-            np.testing.assert_allclose(value, eager_outputs[key].numpy(),
-                                       atol=1e-5, err_msg=f"{name}/{key}")
+        _assert_same_outputs(session_outputs, {
+            key: value.numpy() for key, value in eager_outputs.items()}, name)
     bundle.close()
     return names
 
@@ -261,7 +301,9 @@ def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
         base + "\n".join(EXPORT_VARIANTS[variant]) + "\n", tmp_path)
     names = _assert_session_equals_object_graph(path)
     expected = set(SIGNATURE_KEYS) - (set() if config.uses_class_mixer
-                                      else {"mix_attributes"})
+                                      else CLASS_MIXER_SIGNATURES)
+    if variant == "spiral":  # Points, not images: no encoded signatures.
+        expected -= ENCODED_SIGNATURES
     assert set(names) == expected
 
 
@@ -317,10 +359,10 @@ def test_saved_model_cli_runs_every_signature(tiny_run, tmp_path):
         assert process.returncode == 0, (name, stderr[-2000:])
         expected = loaded.signatures[name](**inputs)
         assert {path.stem for path in (folder / "out").iterdir()} == set(expected)
-        for key, value in expected.items():
-            np.testing.assert_allclose(np.load(folder / "out" / f"{key}.npy"),
-                                       value.numpy(), atol=1e-5,
-                                       err_msg=f"{name}/{key}")
+        _assert_same_outputs(
+            {key: np.load(folder / "out" / f"{key}.npy", allow_pickle=True)
+             for key in expected},
+            {key: value.numpy() for key, value in expected.items()}, name)
 
 
 def test_warmup_file_holds_one_valid_request_per_signature(tiny_run):

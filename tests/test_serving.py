@@ -460,6 +460,12 @@ def test_client_cli_writes_a_mix_and_an_interpolation_strip(served, tmp_path):
     assert single.returncode == 0, single.stderr[-2000:]
     mix = tf.io.decode_png(tf.io.read_file(str(tmp_path / "mix.png"))).numpy()
     assert mix.shape == (16, 16, 3)
+    # Files sent as bytes (the default) and decoded tensors give one mix.
+    tensors = run_module("amr_tf.serving.client", *common, "--alpha=0.5",
+                         "--send=tensors", f"--output={tmp_path / 'mix_t.png'}")
+    assert tensors.returncode == 0, tensors.stderr[-2000:]
+    mix_t = tf.io.decode_png(tf.io.read_file(str(tmp_path / "mix_t.png")))
+    assert np.abs(mix.astype(int) - mix_t.numpy()).max() <= 1
     strip = run_module("amr_tf.serving.client", *common, "--interpolate=4",
                        f"--output={tmp_path / 'strip.png'}")
     assert strip.returncode == 0, strip.stderr[-2000:]
@@ -467,6 +473,12 @@ def test_client_cli_writes_a_mix_and_an_interpolation_strip(served, tmp_path):
     assert strip_image.shape == (18, 4 * 17 + 1, 3)  # 1 px gutters.
     (tmp_path / "bad.png").write_text("not an image")
     bad = run_module("amr_tf.serving.client", *common[:3],
+                     f"--image_b={tmp_path / 'bad.png'}")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1] == (
+        f"error: {server.address} answered INVALID_ARGUMENT: images_b_bytes: "
+        "a value is not a PNG or JPEG image, or is corrupt")
+    bad = run_module("amr_tf.serving.client", *common[:3], "--send=tensors",
                      f"--image_b={tmp_path / 'bad.png'}")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith(

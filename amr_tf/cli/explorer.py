@@ -15,6 +15,7 @@ from absl import flags
 from amr_tf.cli.app import fail
 from amr_tf.cli.app import reject_extra_arguments
 from amr_tf.cli.app import run_main
+from amr_tf.explorer.app import SEND
 from amr_tf.explorer.app import Explorer
 from amr_tf.explorer.app import ExplorerServer
 
@@ -35,6 +36,9 @@ def _define_flags():
                         "Address to bind (loopback by default).")
     flags.DEFINE_integer("port", 8080, "Port of the page; 0 picks a free one.")
     flags.DEFINE_float("timeout", 30.0, "Seconds per model server request.")
+    flags.DEFINE_enum("send", "images", list(SEND),
+                      "images: image files as bytes to the _bytes signatures "
+                      "(decoded by the model server); tensors: float lists.")
 
 
 def main(argv):
@@ -43,7 +47,7 @@ def main(argv):
     if not os.path.isdir(values.examples):
         fail(f"--examples: {values.examples} is not a folder")
     explorer = Explorer(values.model_server, values.model_name, values.examples,
-                        values.export_dir, values.timeout)
+                        values.export_dir, values.timeout, values.send)
     try:
         server = ExplorerServer(explorer, values.host, values.port).start()
     except OSError as error:

@@ -1,10 +1,13 @@
 """Clients of a served model's `mix` endpoint, for TF Serving or the
 stand-in (`amr_tf.model_server`): `ServingClient` over gRPC, `RestClient`
 over TF Serving's REST API, with the same methods, and the image helpers
-that load a file as the model takes it. `amr-client` (`amr_tf.cli.client`)
-is the command.
+that load a file as the model takes it. `mix` sends float tensors;
+`mix_files` sends the image files as bytes to `mix_bytes`, which decodes
+them in the graph by the same rule as `decode_image`. `amr-client`
+(`amr_tf.cli.client`) is the command.
 """
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -21,6 +24,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from amr_tf.core.errors import UsageError
 from amr_tf.figures import drawing
 from amr_tf.tfserving import contract
+from amr_tf.tfserving import images as images_lib
 from amr_tf.tfserving.contract import SIGNATURE_DEF_FIELD
 
 
@@ -65,6 +69,29 @@ class BaseClient:
         alphas = np.linspace(1.0, 0.0, steps, dtype=np.float32)
         return self.mix(np.repeat(image_a[None], steps, axis=0),
                         np.repeat(image_b[None], steps, axis=0), alphas)
+
+    def mix_files(self, files_a, files_b, alpha):
+        """Decoded mixes as PNG files (N,) of two batches of image files,
+        through `mix_bytes`.
+
+        Args:
+            files_a, files_b: N encoded images each (PNG or JPEG bytes, any
+                size), decoded by the server as `decode_image` does.
+            alpha: the weight of a, a scalar or (N,) in [0, 1].
+        """
+        files_a = _files(files_a)
+        alpha = np.broadcast_to(np.asarray(alpha, np.float32), files_a.shape)
+        signature = contract.SIGNATURES[contract.MIX_BYTES]
+        outputs = self.predict(contract.MIX_BYTES, dict(zip(
+            signature.inputs,
+            (files_a, _files(files_b), np.ascontiguousarray(alpha)))))
+        return outputs[signature.outputs[0]]
+
+    def interpolate_files(self, file_a, file_b, steps):
+        """`steps` decoded mixes as PNG files (steps,) from a (alpha 1) to b
+        (0), in one `mix_bytes` request."""
+        alphas = np.linspace(1.0, 0.0, steps, dtype=np.float32)
+        return self.mix_files([file_a] * steps, [file_b] * steps, alphas)
 
 
 class ServingClient(BaseClient):
@@ -172,7 +199,7 @@ class RestClient(BaseClient):
         """
         answer = self.call(self.url + ":predict", {
             "signature_name": signature,
-            "inputs": {key: np.asarray(value).tolist()
+            "inputs": {key: _json_value(value)
                        for key, value in inputs.items()}})
         if self._signatures is None or signature not in self._signatures:
             self._signatures = self.signature_defs()
@@ -180,12 +207,40 @@ class RestClient(BaseClient):
         outputs = answer["outputs"]
         if len(infos) == 1:  # A single output comes without its key.
             outputs = {next(iter(infos)): outputs}
-        return {key: np.asarray(value, tf.dtypes.as_dtype(infos[key].dtype)
-                                .as_numpy_dtype)
+        return {key: _array(value, tf.dtypes.as_dtype(infos[key].dtype))
                 for key, value in outputs.items()}
 
     def close(self):
         """Nothing to release: each call has its own connection."""
+
+
+def _files(files):
+    """Encoded files as the object array (N,) a string input takes (NumPy
+    would strip their trailing NUL bytes in a bytes array)."""
+    array = np.empty(len(files), object)
+    array[:] = [bytes(data) for data in files]
+    return array
+
+
+def _json_value(value):
+    """An input as JSON: nested lists of numbers, or of `{"b64": ...}` for
+    strings (TF Serving's binary values)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "OS":
+        return array.tolist()
+    return np.frompyfunc(
+        lambda data: {"b64": base64.b64encode(data).decode("ascii")}, 1, 1
+    )(array).tolist()
+
+
+def _array(value, dtype):
+    """An output's JSON as a NumPy array of `dtype`: strings from JSON text
+    or `{"b64": ...}` (the `_bytes` outputs) as an object array of bytes."""
+    if dtype != tf.string:
+        return np.asarray(value, dtype.as_numpy_dtype)
+    return np.frompyfunc(
+        lambda item: (base64.b64decode(item["b64"]) if isinstance(item, dict)
+                      else item.encode()), 1, 1)(np.asarray(value, object))
 
 
 def _error_message(error):
@@ -204,18 +259,27 @@ def load_image(path, shape):
     Raises:
         UsageError: unreadable or non-image file, or `shape` is not (H, W, C).
     """
+    return decode_image(read_file(path), shape, path)
+
+
+def read_file(path):
+    """The bytes of an image file.
+
+    Raises:
+        UsageError: it cannot be read.
+    """
     try:
-        data = tf.io.read_file(path)
+        return tf.io.read_file(path).numpy()
     except tf.errors.OpError as error:
         raise UsageError(f"cannot read image {path}: {_reason(error)}") from None
-    return decode_image(data, shape, path)
 
 
 def decode_image(data, shape, name="image"):
     """Decodes PNG/JPEG/GIF/BMP bytes as float32 `shape` (H, W, C) in [-1, 1].
 
     The image is cropped about its centre to the aspect ratio of `shape`,
-    then resized with antialiasing.
+    then resized with antialiasing: `amr_tf.tfserving.images.decode_image`,
+    the rule the `_bytes` signatures run in the graph.
 
     Args:
         data: the encoded image, bytes or a string tensor.
@@ -227,21 +291,17 @@ def decode_image(data, shape, name="image"):
     """
     if len(shape) != 3:
         raise UsageError(f"the model takes examples of shape {shape}, not images")
-    height, width, channels = shape
     try:
-        image = tf.io.decode_image(data, channels=channels,
-                                   expand_animations=False)
+        return images_lib.decode_image(data, shape).numpy()
     except (tf.errors.OpError, ValueError) as error:
         raise UsageError(f"cannot read image {name}: {_reason(error)}") from None
-    source_height, source_width = image.shape[:2]
-    crop_height = min(source_height, round(source_width * height / width))
-    crop_width = min(source_width, round(source_height * width / height))
-    image = tf.image.crop_to_bounding_box(
-        image, (source_height - crop_height) // 2,
-        (source_width - crop_width) // 2, crop_height, crop_width)
-    image = tf.image.resize(tf.cast(image, tf.float32), (height, width),
-                            antialias=True)
-    return (image.numpy() / 127.5 - 1.0).clip(-1.0, 1.0).astype(np.float32)
+
+
+def png_images(files):
+    """PNG files (N,) (the `_bytes` outputs) as float32 (N, H, W, C) in
+    [-1, 1], the inverse of their 8-bit rounding."""
+    return np.stack([tf.io.decode_png(data).numpy() for data in files]
+                    ).astype(np.float32) / 127.5 - 1.0
 
 
 def _reason(error):

@@ -17,14 +17,21 @@ CORS setup:
     POST /api/predict     {"signature_name", "inputs"} -> {"outputs": {key:
                           value}}, through `/v1/models/NAME:predict`
 
-Images travel as (H, W, C) lists of floats in [-1, 1], resized and scaled as
-`amr_tf.client.clients.load_image` does; the page draws them to canvases.
+A gallery image comes as `{"name", "image", "data"}`: `image` the (H, W, C)
+lists of floats in [-1, 1] that `amr_tf.client.clients.decode_image` makes
+of it (the page draws it), `data` the file itself in base64. By default
+(`send="images"`) the views call the `_bytes` signatures where the model
+serves them: the page sends each image as `{"b64": data}`, the model server
+decodes it by the same rule, and mixes come back as `{"b64": PNG}`; with
+`send="tensors"`, or for `mix_bernoulli` (no `_bytes` twin), images travel
+as the float lists.
 Every refusal is `{"error": message}` with an HTTP status: 502 when the
 model server is not answering, 400 for a file that is not an image, 413 for
 an upload over `MAX_IMAGE_BYTES`, and the model server's own status and
 message for a request it refused.
 """
 
+import base64
 import logging
 import os
 import pathlib
@@ -54,9 +61,13 @@ IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/bmp"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 MAX_IMAGE_BYTES = 8 * 2**20
 MAX_REQUEST_BYTES = 64 * 2**20  # A predict body: an N-step strip of images.
-# The signature behind each view of the page.
+# The signature behind each view of the page, and the `_bytes` signature
+# that replaces it when images are sent as files.
 PAGE_SIGNATURES = {"mix": contract.MIX, "channels": contract.MIX_BERNOULLI,
                    "attributes": contract.MIX_ATTRIBUTES}
+ENCODED = {name: encoded
+           for encoded, name in contract.ENCODED_SIGNATURES.items()}
+SEND = ("images", "tensors")
 # The metadata fields the page shows, when --export_dir is given.
 METADATA_FIELDS = ("dataset", "objective", "mixer", "training_step",
                    "attribute_names")
@@ -81,15 +92,20 @@ class Explorer:
         export_dir: the export base path the model server serves, for the
             richer metadata of `amr_metadata.json`; None: REST metadata only.
         timeout: seconds per model server request.
+        send: "images" (files to the `_bytes` signatures, where served) or
+            "tensors" (float lists).
     """
 
     def __init__(self, model_server, model_name="amr", examples_dir=None,
-                 export_dir=None, timeout=30.0):
+                 export_dir=None, timeout=30.0, send="images"):
+        if send not in SEND:
+            raise ValueError(f"send must be one of {SEND}, got {send!r}")
         self.model_server = model_server
         self.model_name = model_name
         self.client = RestClient(model_server, model_name, timeout=timeout)
         self.examples_dir = examples_dir
         self.export_dir = export_dir
+        self.send = send
 
     def _served(self, call, *args):
         """`call(*args)` to the model server; its failures as
@@ -133,10 +149,20 @@ class Explorer:
                 if signature.method_name == PREDICT_METHOD_NAME),
             "signatures": {
                 view: {"name": name, **contract.SIGNATURES[name]._asdict()}
-                for view, name in PAGE_SIGNATURES.items()
-                if name in signature_defs},
+                for view, name in self.page_signatures(signature_defs).items()},
             "metadata": self._export_metadata(version),
         }
+
+    def page_signatures(self, signature_defs):
+        """View -> the served signature it calls: the `_bytes` one when
+        sending images and it is served."""
+        views = {}
+        for view, name in PAGE_SIGNATURES.items():
+            if self.send == "images" and ENCODED.get(name) in signature_defs:
+                views[view] = ENCODED[name]
+            elif name in signature_defs:
+                views[view] = name
+        return views
 
     def _export_metadata(self, version):
         """`METADATA_FIELDS` of the served version's `amr_metadata.json`, or
@@ -182,12 +208,13 @@ class Explorer:
             image = decode_image(data, shape, name)
         except UsageError as error:
             raise ExplorerError(400, str(error)) from None
-        return {"name": name, "image": image.tolist()}
+        return {"name": name, "image": image.tolist(),
+                "data": base64.b64encode(data).decode("ascii")}
 
     def predict(self, document):
         """Forwards `{"signature_name", "inputs"}` (a page signature, in the
         columnar format); returns `{"outputs": {key: value}}`."""
-        names = PAGE_SIGNATURES.values()
+        names = [*PAGE_SIGNATURES.values(), *ENCODED.values()]
         if not (isinstance(document, dict)
                 and document.get("signature_name") in names
                 and isinstance(document.get("inputs"), dict)):

@@ -43,6 +43,10 @@ import tensorflow as tf
 from amr_tf.core import interpolation
 from amr_tf.core import mixers as mixer_lib
 from amr_tf.tfserving import contract
+from amr_tf.tfserving import images as images_lib
+
+# Channel counts a PNG holds: models with these get the `_bytes` signatures.
+PNG_CHANNELS = (1, 3, 4)
 
 
 def restorable_variables(*layers):
@@ -78,6 +82,7 @@ class ServingModule(tf.Module):
         self.class_mixer = getattr(model, "class_mixer", None)
         self.restorable_variables = restorable_variables(
             self.encoder, self.decoder, self.mixer, self.class_mixer)
+        self.input_shape = tuple(input_shape)
         images = tf.TensorSpec([None, *input_shape], tf.float32)
         latents = tf.TensorSpec([None, *latent_shape], tf.float32)
         specs = {"images": images, "images_a": images, "images_b": images,
@@ -87,10 +92,14 @@ class ServingModule(tf.Module):
         if self.class_mixer is not None:
             specs["selector"] = tf.TensorSpec(
                 [None, self.class_mixer.num_attributes], tf.float32)
+        encoded = (len(input_shape) == 3 and input_shape[-1] in PNG_CHANNELS)
+        for key in ("images", "images_a", "images_b"):
+            specs[key + contract.BYTES_SUFFIX] = tf.TensorSpec([None], tf.string)
         self.signature_names = tuple(
             name for name in contract.SIGNATURES
-            if self.class_mixer is not None
-            or name not in contract.CLASS_MIXER_SIGNATURES)
+            if (self.class_mixer is not None
+                or name not in contract.CLASS_MIXER_SIGNATURES)
+            and (encoded or name not in contract.ENCODED_SIGNATURES))
         for name in self.signature_names:
             input_signature = [
                 tf.TensorSpec(specs[key].shape, specs[key].dtype, name=key)
@@ -202,6 +211,35 @@ class ServingModule(tf.Module):
         mask = self.class_mixer.mask_for(latents_a, selector, targets=selector)
         latents = mixer_lib.blend(latents_a, self._latents(images_b), mask)
         return self._images(latents), tf.reshape(mask, [tf.shape(mask)[0], -1])
+
+    def _reconstruct_bytes(self, images_bytes):
+        return self._encoded(contract.RECONSTRUCT_BYTES,
+                             images_bytes=images_bytes)
+
+    def _mix_bytes(self, images_a_bytes, images_b_bytes, alpha):
+        return self._encoded(contract.MIX_BYTES, images_a_bytes=images_a_bytes,
+                             images_b_bytes=images_b_bytes, alpha=alpha)
+
+    def _mix_attributes_bytes(self, images_a_bytes, images_b_bytes, selector):
+        return self._encoded(contract.MIX_ATTRIBUTES_BYTES,
+                             images_a_bytes=images_a_bytes,
+                             images_b_bytes=images_b_bytes, selector=selector)
+
+    def _encoded(self, name, **inputs):
+        """Signature `name` through the float signature it wraps: its
+        `_bytes` inputs decoded, its `_bytes` outputs encoded as PNG."""
+        floats = {
+            contract.float_key(key): (
+                images_lib.decode_images(value, self.input_shape, key)
+                if contract.is_bytes_key(key) else value)
+            for key, value in inputs.items()}
+        # Its own name scope: the batcher of `name`, not the float one's.
+        with tf.name_scope(name):
+            outputs = getattr(self, f"_{contract.ENCODED_SIGNATURES[name]}")(
+                **floats)
+        return {key: (images_lib.encode_png(outputs[contract.float_key(key)])
+                      if contract.is_bytes_key(key) else outputs[key])
+                for key in contract.SIGNATURES[name].outputs}
 
 
 def check_request(**inputs):

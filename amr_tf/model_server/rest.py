@@ -14,13 +14,18 @@ every check. A refused request gets `{"error": message}` and the HTTP
 status TF Serving gives its code (INVALID_ARGUMENT and FAILED_PRECONDITION
 400, NOT_FOUND 404). NaN, Infinity and -Infinity are JSON tokens both ways;
 an output float is written as its float64 repr, so float32 -> JSON ->
-float32 is exact. Served by `amr_tf.web.server` (waitress: bounded
-workers, keep-alive, idle connections closed after `idle_timeout`, chunked
-bodies dechunked), JSON by orjson (`amr_tf.web.json_codec`). Unlike TF
-Serving: inputs must be float, `:classify` and `:regress` answer 501, and
-bodies over `MAX_BODY_BYTES` are refused unread.
+float32 is exact. A string input takes JSON strings or `{"b64": "<base64>"}`
+objects (binary data, such as encoded images); a string output whose key
+ends in `_bytes` is written as `{"b64": ...}`, another as a JSON string
+(TF Serving's json_tensor.cc). Served by `amr_tf.web.server` (waitress:
+bounded workers, keep-alive, idle connections closed after `idle_timeout`,
+chunked bodies dechunked), JSON by orjson (`amr_tf.web.json_codec`). Unlike
+TF Serving: inputs must be float or string, `:classify` and `:regress`
+answer 501, and bodies over `MAX_BODY_BYTES` are refused unread.
 """
 
+import base64
+import binascii
 import collections
 import json
 import logging
@@ -89,8 +94,8 @@ MAX_VERSION = 2**63 - 1  # Versions are int64.
 
 # The JSON numbers a float input accepts (TF Serving's `IsLosslessDecimal`):
 # TF Serving's name of the dtype, its NumPy dtype, the largest integer it
-# holds exactly and its largest finite value. TF Serving also converts ints,
-# bools and strings; the served signatures take floats only.
+# holds exactly and its largest finite value. TF Serving also converts ints
+# and bools; the served signatures take floats and strings only.
 FloatType = collections.namedtuple("FloatType",
                                    ["name", "numpy", "max_int", "max_value"])
 FLOAT_TYPES = {
@@ -412,12 +417,16 @@ def _shape_text(shape):
 
 
 def _array(value, dtype):
-    """A number or nested lists as a NumPy array of the TF `dtype`.
+    """A value or nested lists as a NumPy array of the TF `dtype`.
 
     The shape is read down the first elements ([[1, 2], [3, 4]]: (2, 2));
     every list must match it (no ragged lists) and every leaf be a JSON
-    number the dtype holds, as TF Serving's `FillTensorProto` demands.
+    number the dtype holds, or for a string dtype a JSON string or a
+    `{"b64": ...}` object, as TF Serving's `FillTensorProto` demands.
     """
+    if dtype == types_pb2.DT_STRING:
+        shape = _dense_shape(value)
+        return _strings(_leaves(value, shape)).reshape(shape)
     float_type = FLOAT_TYPES.get(dtype)
     if float_type is None:
         raise RequestError(grpc.StatusCode.UNIMPLEMENTED,
@@ -426,6 +435,32 @@ def _array(value, dtype):
     shape = _dense_shape(value)
     values = _numbers(_leaves(value, shape), float_type)
     return values.astype(float_type.numpy).reshape(shape)
+
+
+def _strings(leaves):
+    """`leaves` as an object array of bytes: a JSON string as its UTF-8
+    bytes, a `{"b64": ...}` object as the bytes it encodes."""
+    values = np.empty(len(leaves), object)
+    for index, leaf in enumerate(leaves):
+        if isinstance(leaf, str):
+            values[index] = leaf.encode()
+        elif _is_b64(leaf):
+            values[index] = _b64_decode(leaf["b64"])
+        elif isinstance(leaf, dict):
+            raise invalid(f"JSON Value: {_text(leaf)} not formatted correctly "
+                          "for base64 data")
+        else:
+            raise invalid(f"JSON Value: {_text(leaf)} Type: {_json_type(leaf)} "
+                          "is not of expected type: string")
+    return values
+
+
+def _b64_decode(text):
+    """Standard base64, padding optional (as absl's `Base64Unescape`)."""
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("Unable to base64 decode") from None
 
 
 def _dense_shape(value):
@@ -506,7 +541,7 @@ def _outputs_json(outputs, rows):
         raise invalid("Cannot convert empty tensor map to JSON")
     if rows:
         _check_batch_sizes(arrays)
-    lists = {key: array.tolist() for key, array in arrays.items()}
+    lists = {key: _json_values(key, array) for key, array in arrays.items()}
     if len(lists) == 1:
         (value,) = lists.values()
     elif rows:
@@ -514,6 +549,21 @@ def _outputs_json(outputs, rows):
     else:
         value = lists
     return {"predictions" if rows else "outputs": value}
+
+
+def _json_values(key, array):
+    """An output array as nested lists: strings as `{"b64": ...}` when the
+    key ends in `_bytes`, else as text (TF Serving's `IsNamedTensorBytes`)."""
+    if array.dtype != object:
+        return array.tolist()
+    if contract.is_bytes_key(key):
+        convert = np.frompyfunc(
+            lambda value: {"b64": base64.b64encode(value).decode("ascii")}, 1, 1)
+    else:
+        convert = np.frompyfunc(
+            lambda value: value.decode(errors="replace"), 1, 1)
+    converted = convert(array)
+    return converted.tolist() if isinstance(converted, np.ndarray) else converted
 
 
 def _check_batch_sizes(arrays):

@@ -30,7 +30,8 @@ def warmup_requests(signature_defs):
     """One valid batch-1 `PredictRequest` per predict signature, by name.
 
     Inputs take their declared shape with the batch axis 1; `alpha`, `mask`
-    and `selector` are 0.5, everything else 0 (a valid image and latent).
+    and `selector` are 0.5, string inputs (encoded images) `WARMUP_IMAGE`,
+    everything else 0 (a valid image and latent).
     """
     requests = []
     for name in sorted(signature_defs):
@@ -40,11 +41,23 @@ def warmup_requests(signature_defs):
         request.model_spec.signature_name = name
         for key, info in signature_defs[name].inputs.items():
             shape = [max(dim.size, 1) for dim in info.tensor_shape.dim]
-            value = 0.5 if key in contract.UNIT_INTERVAL_INPUTS else 0.0
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(np.full(
-                shape, value, tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)))
+            dtype = tf.dtypes.as_dtype(info.dtype)
+            if dtype == tf.string:
+                value = np.empty(shape, object)
+                value.fill(warmup_image())  # np.full would strip NULs.
+            else:
+                value = np.full(shape, 0.5 if key in contract.UNIT_INTERVAL_INPUTS
+                                else 0.0, dtype.as_numpy_dtype)
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         requests.append(request)
     return requests
+
+
+def warmup_image():
+    """The encoded image of the warm-up requests: a 64 x 64 gray RGB PNG
+    (its crop to any aspect ratio up to 64:1 is not empty)."""
+    return tf.io.encode_png(tf.fill([64, 64, 3], tf.constant(128, tf.uint8))
+                            ).numpy()
 
 
 def write_warmup_file(export_dir, requests):

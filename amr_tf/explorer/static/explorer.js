@@ -1,5 +1,6 @@
 // The mix explorer page: calls the explorer's /api/ (see explorer.py) and
-// draws the [-1, 1] (H, W, C) images it returns to canvases.
+// draws the [-1, 1] (H, W, C) images and the PNG files it returns to
+// canvases.
 "use strict";
 
 const state = {model: null, images: [], a: 0, b: 1};
@@ -52,7 +53,14 @@ function debounce(fn, ms) {
 // [-1, 1] -> 0..255, as amr_tf.visualize.to_uint8 converts.
 const toByte = (value) => Math.round((Math.min(1, Math.max(-1, value)) + 1) * 127.5);
 
+// Draws a [-1, 1] (H, W, C) image given as nested lists, or a decoded PNG.
 function draw(canvas, image) {
+  if (image instanceof ImageBitmap) {
+    canvas.width = image.width;
+    canvas.height = image.height;
+    canvas.getContext("2d").drawImage(image, 0, 0);
+    return;
+  }
   const height = image.length, width = image[0].length;
   canvas.width = width;
   canvas.height = height;
@@ -78,22 +86,37 @@ function blend(a, b, alpha) {
     (value, c) => alpha * value + (1 - alpha) * b[y][x][c])));
 }
 
+// TF Serving's REST API sends files as {"b64": ...}: the keys of the
+// signatures that take and give images as files end in "_bytes".
+const isBytesKey = (key) => key.endsWith("_bytes");
+
+async function decodePng(value) {
+  const bytes = Uint8Array.from(atob(value.b64), (char) => char.charCodeAt(0));
+  return createImageBitmap(new Blob([bytes], {type: "image/png"}));
+}
+
 // Calls the signature of a view ("mix", "channels", "attributes") with one
-// value per input key of the serving contract, in order.
+// value per input key of the serving contract, in order; gallery entries
+// go as their file ({"b64": ...}) to a "_bytes" key, else as their floats.
+// PNG outputs come back decoded, to draw.
 async function predict(view, values) {
   const signature = state.model.signatures[view];
-  const keys = signature.inputs;
-  const inputs = Object.fromEntries(keys.map((key, index) => [key, values[index]]));
+  const inputs = Object.fromEntries(signature.inputs.map((key, index) => [key,
+    values[index].map((value) => (value && value.image
+      ? (isBytesKey(key) ? {b64: value.data} : value.image) : value))]));
   const answer = await api("/api/predict", {
     method: "POST",
     headers: {"Content-Type": "application/json"},
     body: JSON.stringify({signature_name: signature.name, inputs}),
   });
-  return signature.outputs.map((key) => answer.outputs[key]);
+  return Promise.all(signature.outputs.map((key) => (isBytesKey(key)
+    ? Promise.all(answer.outputs[key].map(decodePng)) : answer.outputs[key])));
 }
 
-const imageA = () => state.images[state.a].image;
-const imageB = () => state.images[state.b].image;
+const entryA = () => state.images[state.a];
+const entryB = () => state.images[state.b];
+const imageA = () => entryA().image;
+const imageB = () => entryB().image;
 const repeat = (value, count) => Array.from({length: count}, () => value);
 
 // Draws the newest answer only: each view numbers its requests.
@@ -111,7 +134,7 @@ function updateMix() {
   $("alpha-value").textContent = alpha.toFixed(2);
   draw($("blend"), blend(imageA(), imageB(), alpha));
   update("mix", async () => {
-    const [images] = await predict("mix", [[imageA()], [imageB()], [alpha]]);
+    const [images] = await predict("mix", [[entryA()], [entryB()], [alpha]]);
     return () => {
       draw($("mix"), images[0]);
       $("mix").dataset.alpha = String(alpha);
@@ -123,7 +146,7 @@ function updateStrip() {
   const steps = Math.min(16, Math.max(2, Math.round(Number($("steps").value)) || 8));
   const alphas = Array.from({length: steps}, (_, index) => 1 - index / (steps - 1));
   update("strip", async () => {
-    const [images] = await predict("mix", [repeat(imageA(), steps), repeat(imageB(), steps), alphas]);
+    const [images] = await predict("mix", [repeat(entryA(), steps), repeat(entryB(), steps), alphas]);
     return () => {
       const strip = $("strip");
       strip.replaceChildren(...images.map((image, index) => {
@@ -142,7 +165,7 @@ const checkedValues = (id) => [...$(id).querySelectorAll("input")].map((box) => 
 function updateChannels() {
   if ($("channels-section").hidden) return;
   update("channels", async () => {
-    const [images] = await predict("channels", [[imageA()], [imageB()], [checkedValues("channels")]]);
+    const [images] = await predict("channels", [[entryA()], [entryB()], [checkedValues("channels")]]);
     return () => draw($("channel-mix"), images[0]);
   });
 }
@@ -150,7 +173,7 @@ function updateChannels() {
 function updateAttributes() {
   if ($("attributes-section").hidden) return;
   update("attributes", async () => {
-    const [images, mask] = await predict("attributes", [[imageA()], [imageB()], [checkedValues("attributes")]]);
+    const [images, mask] = await predict("attributes", [[entryA()], [entryB()], [checkedValues("attributes")]]);
     return () => {
       draw($("attribute-mix"), images[0]);
       drawMask($("mask"), mask[0]);
