@@ -100,8 +100,10 @@ class RecordingBundle:
     def __init__(self, gate=None):
         self.batches = []
         self.gate = gate
+        self.entered = threading.Event()  # Set once a run has started.
 
     def run(self, signature_name, feeds, output_keys):
+        self.entered.set()
         if self.gate:
             self.gate.wait()
         self.batches.append(feeds["x"][:, 0].tolist())
@@ -171,25 +173,34 @@ def test_scheduler_gives_a_batch_failure_to_every_request_in_it():
 
 def test_scheduler_refuses_one_request_alone():
     gate = threading.Event()
+    bundle = RecordingBundle(gate)
     session = batching_lib.BatchingSession(
-        RecordingBundle(gate), BatchingParameters(
+        bundle, BatchingParameters(
             max_batch_size=2, max_enqueued_batches=1,
             batch_timeout_micros=LONG_WAIT_MICROS))
     with pytest.raises(batching_lib.RequestError,
                        match="Task size 3 is larger than maximum input batch size 2"):
         session.run("double", {"x": np.zeros((3, 1), np.float32)}, ["y"])
+
+    def submit(pool, count):
+        return [pool.submit(session.run, "double",
+                            {"x": np.ones((1, 1), np.float32)}, ["y"])
+                for _ in range(count)]
+
     # One batch may wait: a request that would open a second is refused.
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        waiting = [pool.submit(session.run, "double",
-                               {"x": np.ones((1, 1), np.float32)}, ["y"])
-                   for _ in range(2)]
-        while session._state.queues[("double", ("y",))].open_rows < 2:
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        running = submit(pool, 2)  # A full batch, held by the one thread.
+        assert bundle.entered.wait(30)
+        waiting = submit(pool, 2)  # A full batch waiting for that thread.
+        queue = session._state.queues[("double", ("y",))]
+        while len(queue.batches) < 1 or queue.open_rows < 2:
             threading.Event().wait(0.01)
         with pytest.raises(batching_lib.RequestError) as refused:
             session.run("double", {"x": np.ones((1, 1), np.float32)}, ["y"])
         assert refused.value.code == grpc.StatusCode.UNAVAILABLE
         gate.set()
-        assert [future.result()["y"].tolist() for future in waiting] == [[[2.0]]] * 2
+        assert ([future.result(30)["y"].tolist() for future in running + waiting]
+                == [[[2.0]]] * 4)
     session.close()
 
 
