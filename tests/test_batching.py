@@ -89,6 +89,15 @@ def test_shipped_file_is_what_exports_batch_with(tmp_path):
         batching_parameters.read(str(tmp_path / "missing.txt"))
 
 
+def test_chosen_parameters_follow_the_flags(tmp_path):
+    path = tmp_path / "batching.txt"
+    path.write_text("max_batch_size { value: 8 }")
+    default = BatchingParameters(max_batch_size=4)
+    assert batching_parameters.chosen(False, str(path), default) is None
+    assert batching_parameters.chosen(True, None, default) is default
+    assert batching_parameters.chosen(True, str(path), default).max_batch_size == 8
+
+
 # --- The stand-in's session-level scheduler on a recording bundle ---------
 
 class RecordingBundle:

@@ -555,6 +555,22 @@ def test_server_cli_refuses_a_base_path_without_versions(tmp_path):
         f"error: no loadable version for model(s) amr under {tmp_path}")
 
 
+@pytest.mark.parametrize("flags, message", [
+    (("--batching_parameters_file={file}",),
+     "error: --batching_parameters_file needs --enable_batching"),
+    (("--enable_batching", "--batching_parameters_file={file}"),
+     "error: batching parameters {file}: not a BatchingParameters text proto"),
+])
+def test_server_cli_names_a_batching_flag_it_cannot_use(tmp_path, flags, message):
+    parameters = tmp_path / "batching.txt"
+    parameters.write_text("max_batch_size: 8\n")
+    result = run_module("amr_tf.serving.server", f"--model_base_path={tmp_path}",
+                        "--port=0", *(flag.format(file=parameters) for flag in flags))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(message.format(file=parameters))
+
+
 def test_the_readme_rest_request_holds_the_example_images():
     """docs/examples/mix_request.json (the README's curl example) is the
     two example images as the client loads them for the demo model."""

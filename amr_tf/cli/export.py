@@ -44,11 +44,9 @@ def main(argv):
     if values.batching_parameters_file and not values.in_graph_batching:
         fail("--batching_parameters_file needs --in_graph_batching")
     try:
-        batching = None
-        if values.in_graph_batching:
-            batching = (batching_parameters.read(values.batching_parameters_file)
-                        if values.batching_parameters_file
-                        else saved_model.DEFAULT_BATCHING)
+        batching = batching_parameters.chosen(
+            values.in_graph_batching, values.batching_parameters_file,
+            saved_model.DEFAULT_BATCHING)
     except ValueError as error:
         fail(error)
     try:

@@ -94,11 +94,9 @@ def main(argv):
     if values.batching_parameters_file and not values.enable_batching:
         fail("--batching_parameters_file needs --enable_batching")
     try:
-        batching = None
-        if values.enable_batching:
-            batching = (batching_parameters.read(values.batching_parameters_file)
-                        if values.batching_parameters_file
-                        else batching_parameters.BatchingParameters())
+        batching = batching_parameters.chosen(
+            values.enable_batching, values.batching_parameters_file,
+            batching_parameters.BatchingParameters())
         sources = (sources_from_config_file(values.model_config_file)
                    if values.model_config_file
                    else [ModelSource(values.model_name, values.model_base_path)])

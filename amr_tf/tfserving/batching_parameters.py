@@ -162,3 +162,16 @@ def read(path):
                          f"{getattr(error, 'message', error)}") from None
     except ValueError as error:
         raise ValueError(f"batching parameters {path}: {error}") from None
+
+
+def chosen(enabled, path, default):
+    """The parameters a command runs with: None when batching is not
+    `enabled`, else those of the file at `path` (`read`), or `default`
+    when no file is named.
+
+    Raises:
+        ValueError: as `read`.
+    """
+    if not enabled:
+        return None
+    return read(path) if path else default
