@@ -6,6 +6,7 @@ reloads and load retries."""
 import http.client
 import json
 import math
+import os
 import pathlib
 import re
 import shutil
@@ -109,6 +110,22 @@ def test_idle_and_stalled_connections_close_while_others_are_answered(
         sock.settimeout(30)  # A deadline, not a measurement.
         assert sock.recv(100) == b""  # Closed by the server.
         sock.close()
+
+
+def test_stop_closes_the_listener_and_connections_and_is_idempotent():
+    server = WSGIServer(_hello, "127.0.0.1", 0, threads=2).start()
+    client = socket.create_connection(("127.0.0.1", server.port))
+    trigger_fds = list(server._server.trigger._fds)
+    server.stop()
+    server.stop()  # A second stop neither raises nor writes to a closed pipe.
+    client.settimeout(30)  # A deadline, not a measurement.
+    assert client.recv(100) == b""  # Closed by the server.
+    client.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    for fd in trigger_fds:  # The wake-up pipe is closed, after the loop ended.
+        with pytest.raises(OSError):
+            os.fstat(fd)
 
 
 def test_status_lines_include_tf_servings_499():

@@ -114,6 +114,7 @@ class WSGIServer:
         self._server.channel_class = type(
             "Channel", (_Channel,), {"too_large": staticmethod(too_large)})
         self._stopping = threading.Event()
+        self._stopped = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -124,7 +125,6 @@ class WSGIServer:
         while not self._stopping.is_set():
             wasyncore.loop(timeout=self._server.adj.asyncore_loop_timeout,
                            map=self._map, use_poll=True, count=1)
-        wasyncore.close_all(self._map)
 
     def start(self):
         """Serves in the daemon thread."""
@@ -137,11 +137,17 @@ class WSGIServer:
 
     def stop(self):
         """Stops: requests being answered finish (for up to 5 s), queued
-        ones are dropped, every connection closes."""
+        ones are dropped, every connection closes. Stopping twice is a
+        no-op."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.task_dispatcher.shutdown()
         self._stopping.set()
         if self._thread.is_alive():
+            # The loop never closes the wake-up pipe itself, so it is open
+            # here (closing it in the loop raced this write: EBADF, or a
+            # byte written into whatever file reused the descriptor).
             self._server.pull_trigger()
             self._thread.join()
-        else:
-            wasyncore.close_all(self._map)
+        wasyncore.close_all(self._map)
