@@ -57,6 +57,33 @@ TINY_RUN_FLAGS = (
 )
 
 
+def _tf2_loader_outputs(export_path, calls):
+    """NumPy outputs of `tf.saved_model.load(export_path).signatures[name](
+    **inputs)` for each `(name, inputs)` of `calls`, in their order.
+
+    The loader runs in a graph whose session closes afterwards. Called
+    eagerly, each signature's in-graph batcher would keep a thread that
+    wakes every millisecond for the rest of the test process (about 2 % of a
+    core each; docs/SERVING.md), and the suite calls a hundred of them.
+    """
+    with tf.Graph().as_default() as graph:
+        loaded = tf.saved_model.load(str(export_path))
+        fetches = [loaded.signatures[name](**{
+            key: tf.constant(value) for key, value in inputs.items()})
+            for name, inputs in calls]
+        with tf.compat.v1.Session(graph=graph) as session:
+            # In a graph the loader's variable initialisers restore them.
+            session.run(tf.compat.v1.global_variables_initializer())
+            return session.run(fetches)
+
+
+@pytest.fixture(scope="session")
+def tf2_loader():
+    """`outputs(export_path, [(signature, inputs), ...])`: the signatures'
+    outputs through `tf.saved_model.load`, as dicts of NumPy arrays."""
+    return _tf2_loader_outputs
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A class-mixer AMR on 16 px shapes, trained 2 iterations in process;

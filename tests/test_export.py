@@ -242,28 +242,28 @@ def _predict_signatures(signature_defs):
                   if signature.method_name == PREDICT_METHOD_NAME)
 
 
-def _assert_session_equals_object_graph(export_path):
+def _assert_session_equals_object_graph(export_path, tf2_loader):
     """Every signature run through TF Serving's session path equals the
     same signature called through `tf.saved_model.load`."""
     bundle = SavedModelBundle(export_path)
-    loaded = tf.saved_model.load(export_path)
     rng = np.random.default_rng(0)
     names = _predict_signatures(bundle.signature_defs)
-    assert set(names) == set(loaded.signatures)
-    for name in names:
+    assert set(names) == set(tf.saved_model.load(export_path).signatures)
+    calls = [(name, _random_inputs(bundle.signature_defs[name], 3, rng))
+             for name in names]
+    for (name, inputs), loader_outputs in zip(
+            calls, tf2_loader(export_path, calls)):
         signature_def = bundle.signature_defs[name]
-        inputs = _random_inputs(signature_def, 3, rng)
         session_outputs = bundle.run(name, inputs, list(signature_def.outputs))
-        eager_outputs = loaded.signatures[name](**inputs)
-        assert set(session_outputs) == set(eager_outputs), name
-        _assert_same_outputs(session_outputs, {
-            key: value.numpy() for key, value in eager_outputs.items()}, name)
+        assert set(session_outputs) == set(loader_outputs), name
+        _assert_same_outputs(session_outputs, loader_outputs, name)
     bundle.close()
     return names
 
 
-def test_every_signature_runs_through_the_session_path(tiny_run):
-    names = _assert_session_equals_object_graph(tiny_run.export_path)
+def test_every_signature_runs_through_the_session_path(tiny_run, tf2_loader):
+    names = _assert_session_equals_object_graph(tiny_run.export_path,
+                                                tf2_loader)
     assert set(names) == set(SIGNATURE_KEYS)
 
 
@@ -295,11 +295,12 @@ def _export_untrained(flag_text, directory):
 
 @pytest.mark.parametrize("variant", sorted(EXPORT_VARIANTS))
 def test_each_kind_of_export_runs_through_the_session_path(variant, tiny_run,
-                                                           tmp_path):
+                                                           tmp_path,
+                                                           tf2_loader):
     base = "" if variant == "spiral" else tiny_run.flag_text
     config, _, path = _export_untrained(
         base + "\n".join(EXPORT_VARIANTS[variant]) + "\n", tmp_path)
-    names = _assert_session_equals_object_graph(path)
+    names = _assert_session_equals_object_graph(path, tf2_loader)
     expected = set(SIGNATURE_KEYS) - (set() if config.uses_class_mixer
                                       else CLASS_MIXER_SIGNATURES)
     if variant == "spiral":  # Points, not images: no encoded signatures.
@@ -333,15 +334,24 @@ def test_parent_aware_mix_attributes_follows_its_selector_when_served(
     np.testing.assert_allclose(forward["mask"][2], 0.5, atol=1e-6)
 
 
-def test_saved_model_cli_runs_every_signature(tiny_run, tmp_path):
+# One signature per kind of input saved_model_cli feeds: float images and a
+# per-row alpha, latents, a selector, encoded images (DT_STRING). Every
+# signature runs through the session path in the tests above; a process per
+# signature here would cost ~9 s each.
+CLI_SIGNATURES = ("mix", "mix_latents", "mix_attributes", "mix_bytes")
+
+
+def test_saved_model_cli_runs_a_signature_of_each_input_kind(tiny_run,
+                                                             tmp_path,
+                                                             tf2_loader):
     """`saved_model_cli run` (TF Serving's session path, in its own process)
-    gives every signature's outputs as the TF2 loader does."""
+    gives the signatures' outputs as the TF2 loader does."""
     cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
-    loaded = tf.saved_model.load(tiny_run.export_path)
     rng = np.random.default_rng(1)
     signature_defs = SavedModelBundle(tiny_run.export_path).signature_defs
+    assert set(CLI_SIGNATURES) <= set(_predict_signatures(signature_defs))
     runs = {}
-    for name in _predict_signatures(signature_defs):
+    for name in CLI_SIGNATURES:
         inputs = _random_inputs(signature_defs[name], 2, rng)
         folder = tmp_path / name
         folder.mkdir()
@@ -354,15 +364,16 @@ def test_saved_model_cli_runs_every_signature(tiny_run, tmp_path):
                    "--outdir", str(folder / "out")]
         runs[name] = (inputs, folder, subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    for name, (inputs, folder, process) in runs.items():
+    expected_outputs = tf2_loader(tiny_run.export_path, [
+        (name, inputs) for name, (inputs, _, _) in runs.items()])
+    for (name, (_, folder, process)), expected in zip(runs.items(),
+                                                      expected_outputs):
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, (name, stderr[-2000:])
-        expected = loaded.signatures[name](**inputs)
         assert {path.stem for path in (folder / "out").iterdir()} == set(expected)
         _assert_same_outputs(
             {key: np.load(folder / "out" / f"{key}.npy", allow_pickle=True)
-             for key in expected},
-            {key: value.numpy() for key, value in expected.items()}, name)
+             for key in expected}, expected, name)
 
 
 def test_warmup_file_holds_one_valid_request_per_signature(tiny_run):
@@ -421,22 +432,20 @@ def test_an_export_the_session_loader_cannot_restore_is_refused(tiny_run,
     assert os.listdir(tmp_path / "base") == []
 
 
-def test_alpha_one_decodes_a_and_alpha_zero_decodes_b(tiny_run):
-    loaded = tf.saved_model.load(tiny_run.export_path)
+def test_alpha_one_decodes_a_and_alpha_zero_decodes_b(tiny_run, tf2_loader):
     inputs = _requests()["mix"]
-    reconstruct = loaded.signatures["reconstruct"]
-    for alpha, source in ((1.0, "images_a"), (0.0, "images_b")):
-        mixed = loaded.signatures["mix"](
-            images_a=inputs["images_a"], images_b=inputs["images_b"],
-            alpha=tf.fill([3], alpha))["images"]
-        expected = reconstruct(images=inputs[source])["images"]
-        np.testing.assert_allclose(mixed, expected, atol=1e-6)
+    pair = {key: inputs[key] for key in ("images_a", "images_b")}
+    calls = [("mix", {**pair, "alpha": np.full([3], alpha, np.float32)})
+             for alpha in (1.0, 0.0, 0.5)]
+    calls += [("reconstruct", {"images": inputs[key]}) for key in pair]
+    calls.append(("encode", {"images": inputs["images_a"]}))
+    at_1, at_0, at_half, of_a, of_b, encoded_a = tf2_loader(
+        tiny_run.export_path, calls)
+    np.testing.assert_allclose(at_1["images"], of_a["images"], atol=1e-6)
+    np.testing.assert_allclose(at_0["images"], of_b["images"], atol=1e-6)
     # Bernoulli mixing keeps round(alpha * C) channels of a at alpha = 0.5.
-    latents = loaded.signatures["mix"](
-        images_a=inputs["images_a"], images_b=inputs["images_b"],
-        alpha=tf.fill([3], 0.5))["latents"]
-    latents_a = loaded.signatures["encode"](images=inputs["images_a"])["latents"]
-    from_a = np.all(np.isclose(latents, latents_a), axis=(0, 1, 2))
+    from_a = np.all(np.isclose(at_half["latents"], encoded_a["latents"]),
+                    axis=(0, 1, 2))
     assert from_a.sum() == 2
 
 
@@ -456,16 +465,17 @@ def test_metadata_asset_describes_the_model(tiny_run):
         assert json.load(stream) == metadata
 
 
-def test_mixed_float16_model_exports_float32_outputs(tiny_run, tmp_path):
+def test_mixed_float16_model_exports_float32_outputs(tiny_run, tmp_path,
+                                                     tf2_loader):
     config = dataclasses.replace(tiny_run.config, mixed_precision="mixed_float16")
     model = model_builder.build_model(config, tiny_run.info)
     assert model.encoder.compute_dtype == "float16"
     path = export_lib.export_saved_model(model, config, tiny_run.info,
                                          str(tmp_path), version=1)
-    loaded = tf.saved_model.load(path)
-    for name, inputs in _requests().items():
-        for key, value in loaded.signatures[name](**inputs).items():
-            assert value.dtype == tf.float32, (name, key)
+    requests = _requests()
+    for name, outputs in zip(requests, tf2_loader(path, requests.items())):
+        for key, value in outputs.items():
+            assert value.dtype == np.float32, (name, key)
             assert np.all(np.isfinite(value)), (name, key)
 
 
@@ -518,16 +528,17 @@ def run_export_cli(*args):
         env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def test_export_cli_writes_a_version_from_the_latest_checkpoint(tiny_run, tmp_path):
+def test_export_cli_writes_a_version_from_the_latest_checkpoint(tiny_run, tmp_path,
+                                                                tf2_loader):
     base = tmp_path / "models" / "amr"
     result = run_export_cli(f"--model_dir={tiny_run.model_dir}",
                             f"--export_base={base}", "--export_version=7")
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"Exported {base / '7'}" in result.stdout
-    loaded = tf.saved_model.load(str(base / "7"))
     inputs = _requests()["reconstruct"]
+    [outputs] = tf2_loader(base / "7", [("reconstruct", inputs)])
     np.testing.assert_allclose(
-        loaded.signatures["reconstruct"](**inputs)["images"],
+        outputs["images"],
         _keras_outputs(tiny_run.model, "reconstruct", inputs)["images"],
         atol=1e-5)
     again = run_export_cli(f"--model_dir={tiny_run.model_dir}",
