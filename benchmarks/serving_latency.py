@@ -1,7 +1,7 @@
 """Latency of the `mix` signature: over gRPC and REST on loopback vs a
 direct call, all through TF Serving's session path.
 
-    python benchmarks/serving_latency.py --export_base=runs/shapes/export
+    python -m benchmarks.serving_latency --export_base=runs/shapes/export
 
 Starts `amr_tf.serving.server` with gRPC and REST on free loopback ports in
 a subprocess (or uses `--server=host:port` and `--rest_server=host:port`,
@@ -15,14 +15,14 @@ the rows "gRPC bytes" and "REST bytes" send the same images as PNG files
 and the table ends with REST bytes' p50 against gRPC with float tensors (the
 issue's target: at most 2x at batch 16). A table, never a pass/fail.
 
-    python benchmarks/serving_latency.py --export_base=... --clients=16 --requests=200
+    python -m benchmarks.serving_latency --export_base=... --clients=16 --requests=200
 
 instead sends `--requests` `mix` requests (batch: the first of
 `--batch_sizes`) from each of `--clients` concurrent clients, after a
 warm-up of `--requests` requests in all, and prints p50/p99 ms, requests/s,
 errors and the started server's resident memory before and after.
 
-    python benchmarks/serving_latency.py --export_base=... --idle_connections=400
+    python -m benchmarks.serving_latency --export_base=... --idle_connections=400
 
 instead opens `--idle_connections` connections to the started server's REST
 port, half idle and half trickling a header byte per second, times
@@ -33,7 +33,7 @@ during and after.
 
 or
 
-    python benchmarks/serving_latency.py --model_dir=runs/shapes --clients=16 --compare_batching
+    python -m benchmarks.serving_latency --model_dir=runs/shapes --clients=16 --compare_batching
 
 exports the run twice (batching in the graph, as every export does, and
 without it) and runs that load, batch 1: in process on each export's

@@ -1,6 +1,6 @@
 """Times one training iteration of a config, and its parts.
 
-    PYTHONPATH=. python benchmarks/step_time.py --flagfile=configs/shapes.cfg [--repeats=10]
+    python -m benchmarks.step_time --flagfile=configs/shapes.cfg [--repeats=10]
 
 Prints milliseconds per D update, G update and whole iteration (graph mode,
 fixed in-memory batch), the input pipeline's batches per second, and the

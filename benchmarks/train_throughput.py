@@ -1,6 +1,6 @@
 """Images per second of a full training iteration: graph vs XLA, fp32 vs bf16.
 
-    PYTHONPATH=. python benchmarks/train_throughput.py \
+    python -m benchmarks.train_throughput \
         [--configs=shapes,acai32,celeba64] [--modes=graph,xla] \
         [--precisions=float32,mixed_bfloat16] [--repeats=5] [--profile_ops=0]
 
