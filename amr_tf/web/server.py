@@ -114,6 +114,7 @@ class WSGIServer:
         self._server.channel_class = type(
             "Channel", (_Channel,), {"too_large": staticmethod(too_large)})
         self._stopping = threading.Event()
+        self._stopped = False
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -138,9 +139,9 @@ class WSGIServer:
         """Stops: requests being answered finish (for up to 5 s), queued
         ones are dropped, every connection closes. Stopping twice is a
         no-op."""
-        if self._stopping.is_set():
+        if self._stopped:
             return
-        # Answers being written need the loop: it runs until they finish.
+        self._stopped = True
         self._server.task_dispatcher.shutdown()
         self._stopping.set()
         if self._thread.is_alive():
